@@ -1,0 +1,560 @@
+//! The broker's state: topics and their partitions, the catalog, producer ids, counters.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use idem_log::{StdStorage, Storage};
+use uuid::Uuid;
+
+use crate::catalog::{valid_topic_name, Catalog, TopicRecord};
+use crate::config::{BrokerConfig, TopicSettings};
+use crate::error_codes as ec;
+use crate::metrics::Metrics;
+use crate::partition::{Partition, Setup};
+use crate::pid::ProducerIds;
+
+const CLEAN_SHUTDOWN_MARKER: &str = ".idem-clean-shutdown";
+
+/// A topic and its partitions.
+#[derive(Debug)]
+pub struct Topic {
+    /// Name.
+    pub name: Arc<str>,
+    /// Kafka topic id.
+    pub id: Uuid,
+    /// Partitions, by index.
+    pub partitions: Vec<Arc<Partition>>,
+    /// Overrides and effective settings.
+    pub settings: TopicSettings,
+}
+
+#[derive(Debug, Default)]
+struct Topics {
+    by_name: HashMap<Arc<str>, Arc<Topic>>,
+    by_id: HashMap<Uuid, Arc<Topic>>,
+}
+
+/// Why a topic operation failed: Kafka's code and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicError {
+    /// Kafka error code.
+    pub code: i16,
+    /// Reason, for the response's error message.
+    pub message: String,
+}
+
+impl TopicError {
+    fn new(code: i16, message: impl Into<String>) -> TopicError {
+        TopicError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The broker.
+#[derive(Debug)]
+pub struct Broker {
+    pub(crate) config: BrokerConfig,
+    storage: Arc<dyn Storage>,
+    catalog: Mutex<Catalog>,
+    topics: RwLock<Topics>,
+    pub(crate) pids: ProducerIds,
+    pub(crate) metrics: Arc<Metrics>,
+    cluster_id: String,
+    /// Host and port clients are told to use.
+    advertised: Mutex<(String, i32)>,
+    /// Serialises topic creation and deletion, which do file-system work.
+    admin: Mutex<()>,
+    /// Partitions whose flusher must be started by the server.
+    new_partitions: Mutex<Vec<Arc<Partition>>>,
+}
+
+/// Milliseconds since the epoch, by the broker's clock.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
+    data_dir.join(format!("{topic}-{index}"))
+}
+
+impl Broker {
+    /// Opens the data directory: catalog, partitions (recovering them if the last stop was
+    /// not clean), producer id allocator. Directories of topics that are not in the catalog
+    /// (a deletion interrupted by a crash) are removed.
+    pub fn open(config: BrokerConfig) -> anyhow::Result<Broker> {
+        let storage: Arc<dyn Storage> = Arc::new(StdStorage);
+        let data_dir = config.data_dir.clone();
+        let catalog = Catalog::open(Arc::clone(&storage), &data_dir)?;
+        let marker = data_dir.join(CLEAN_SHUTDOWN_MARKER);
+        let clean = storage.exists(&marker);
+        if !catalog.topics().is_empty() {
+            tracing::info!(
+                clean_shutdown = clean,
+                topics = catalog.topics().len(),
+                "opening data directory {}",
+                data_dir.display()
+            );
+        }
+        let metrics = Arc::new(Metrics::default());
+        let now = now_ms();
+        let mut topics = Topics::default();
+        let mut expected_dirs = std::collections::HashSet::new();
+        let mut pid_floor = 0i64;
+        for record in catalog.topics() {
+            let settings = TopicSettings::resolve(&config.topic_defaults, record.configs.clone())
+                .map_err(|e| anyhow::anyhow!("topic {}: {e}", record.name))?;
+            let name: Arc<str> = Arc::from(record.name.as_str());
+            let mut partitions = Vec::with_capacity(record.partitions.max(0) as usize);
+            for index in 0..record.partitions {
+                let dir = partition_dir(&data_dir, &record.name, index);
+                expected_dirs.insert(dir.file_name().map(|n| n.to_os_string()));
+                let setup = Setup {
+                    storage: Arc::clone(&storage),
+                    dir: dir.clone(),
+                    topic: Arc::clone(&name),
+                    index,
+                    config: settings.effective.clone(),
+                    metrics: Arc::clone(&metrics),
+                };
+                let partition = if storage.exists(&dir) {
+                    Partition::open(setup, clean, now, config.producer_id_expiration_ms)
+                } else {
+                    // Created in the catalog, crashed before the directory: recreate it.
+                    Partition::create(setup)
+                }
+                .with_context(|| format!("open partition {}-{index}", record.name))?;
+                if let Some(max) = partition.max_producer_id() {
+                    pid_floor = pid_floor.max(max + 1);
+                }
+                partitions.push(Arc::new(partition));
+            }
+            let topic = Arc::new(Topic {
+                name: Arc::clone(&name),
+                id: record.id,
+                partitions,
+                settings,
+            });
+            topics.by_id.insert(record.id, Arc::clone(&topic));
+            topics.by_name.insert(name, topic);
+        }
+        for entry in
+            std::fs::read_dir(&data_dir).with_context(|| format!("list {}", data_dir.display()))?
+        {
+            let entry = entry?;
+            let name = entry.file_name();
+            if entry.file_type()?.is_dir()
+                && !expected_dirs.contains(&Some(name.clone()))
+                && looks_like_partition_dir(&entry.path())
+            {
+                tracing::warn!(
+                    "removing {}: not a partition of any topic (an interrupted deletion)",
+                    entry.path().display()
+                );
+                std::fs::remove_dir_all(entry.path())
+                    .with_context(|| format!("remove {}", entry.path().display()))?;
+            }
+        }
+        let pids = ProducerIds::open(Arc::clone(&storage), &data_dir, pid_floor)?;
+        // The marker is removed only once everything is open: a crash from here on is an
+        // unclean stop again.
+        if clean {
+            storage
+                .remove_file(&marker)
+                .with_context(|| format!("remove {}", marker.display()))?;
+            storage
+                .sync_dir(&data_dir)
+                .with_context(|| format!("sync {}", data_dir.display()))?;
+        }
+        let cluster_id = catalog.cluster_id().to_string();
+        let new_partitions = topics
+            .by_name
+            .values()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect();
+        let advertised = split_host_port(
+            config
+                .advertised_listener
+                .as_deref()
+                .unwrap_or(&config.listener),
+        );
+        Ok(Broker {
+            config,
+            storage,
+            catalog: Mutex::new(catalog),
+            topics: RwLock::new(topics),
+            pids,
+            metrics,
+            cluster_id,
+            advertised: Mutex::new(advertised),
+            admin: Mutex::new(()),
+            new_partitions: Mutex::new(new_partitions),
+        })
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The cluster id.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// Host and port advertised to clients.
+    pub fn advertised(&self) -> (String, i32) {
+        self.advertised
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets the advertised address once the listener is bound (port 0 becomes the real port).
+    pub(crate) fn set_bound_address(&self, bound: std::net::SocketAddr) {
+        if self.config.advertised_listener.is_some() {
+            return;
+        }
+        let host = if bound.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            bound.ip().to_string()
+        };
+        *self.advertised.lock().unwrap_or_else(|p| p.into_inner()) =
+            (host, i32::from(bound.port()));
+    }
+
+    /// Starts the flusher task of every partition created since the last call. Needs a tokio
+    /// runtime context.
+    pub(crate) fn start_flushers(&self) {
+        // Outside a runtime (a unit test calling create_topic directly) they stay queued
+        // until the server starts them.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let created = std::mem::take(
+            &mut *self
+                .new_partitions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for p in created {
+            runtime.spawn(p.run_flusher());
+        }
+    }
+
+    /// The topic with this name.
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_name
+            .get(name)
+            .cloned()
+    }
+
+    /// The topic with this id.
+    pub fn topic_by_id(&self, id: &Uuid) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .get(id)
+            .cloned()
+    }
+
+    /// All topics, by name.
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<Arc<Topic>> = self
+            .topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_name
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// A partition by topic name and index.
+    pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
+        let t = self.topic(topic)?;
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| t.partitions.get(i).cloned())
+    }
+
+    /// Checks a topic creation without doing it: name, partitions, replication factor,
+    /// configs. Returns the resolved settings.
+    pub fn validate_new_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(i32, TopicSettings), TopicError> {
+        valid_topic_name(name).map_err(|m| TopicError::new(ec::INVALID_TOPIC_EXCEPTION, m))?;
+        if self.topic(name).is_some() {
+            return Err(TopicError::new(
+                ec::TOPIC_ALREADY_EXISTS,
+                format!("Topic '{name}' already exists."),
+            ));
+        }
+        let partitions = if partitions == -1 {
+            self.config.num_partitions
+        } else {
+            partitions
+        };
+        if partitions <= 0 {
+            return Err(TopicError::new(
+                ec::INVALID_PARTITIONS,
+                "Number of partitions must be larger than 0.",
+            ));
+        }
+        if partitions > 100_000 {
+            return Err(TopicError::new(
+                ec::INVALID_PARTITIONS,
+                format!("{partitions} partitions is more than idem allows (100000)"),
+            ));
+        }
+        if replication_factor != -1 && replication_factor != 1 {
+            let message = if replication_factor <= 0 {
+                "Replication factor must be larger than 0.".to_string()
+            } else {
+                format!(
+                    "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only 1 broker(s) are registered."
+                )
+            };
+            return Err(TopicError::new(ec::INVALID_REPLICATION_FACTOR, message));
+        }
+        let settings = TopicSettings::resolve(&self.config.topic_defaults, configs.clone())
+            .map_err(|m| TopicError::new(ec::INVALID_CONFIG, m))?;
+        Ok((partitions, settings))
+    }
+
+    /// Creates a topic durably: catalog first, then the partition directories. Blocking
+    /// file-system work; call from a blocking context.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let (partitions, settings) =
+            self.validate_new_topic(name, partitions, replication_factor, &configs)?;
+        let id = Uuid::new_v4();
+        let record = TopicRecord {
+            name: name.to_string(),
+            id,
+            partitions,
+            configs,
+        };
+        let storage_error = |e: anyhow::Error| {
+            tracing::error!("create topic {name}: {e:#}");
+            TopicError::new(ec::KAFKA_STORAGE_ERROR, format!("{e:#}"))
+        };
+        self.catalog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put_topic(record)
+            .map_err(storage_error)?;
+        let topic_name: Arc<str> = Arc::from(name);
+        let mut list = Vec::with_capacity(partitions as usize);
+        for index in 0..partitions {
+            let p = Partition::create(Setup {
+                storage: Arc::clone(&self.storage),
+                dir: partition_dir(&self.config.data_dir, name, index),
+                topic: Arc::clone(&topic_name),
+                index,
+                config: settings.effective.clone(),
+                metrics: Arc::clone(&self.metrics),
+            })
+            .map_err(|e| storage_error(e.into()))?;
+            list.push(Arc::new(p));
+        }
+        let topic = Arc::new(Topic {
+            name: topic_name,
+            id,
+            partitions: list,
+            settings,
+        });
+        self.register(Arc::clone(&topic));
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(topic)
+    }
+
+    fn register(&self, topic: Arc<Topic>) {
+        self.new_partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(topic.partitions.iter().cloned());
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        topics.by_id.insert(topic.id, Arc::clone(&topic));
+        topics.by_name.insert(Arc::clone(&topic.name), topic);
+        drop(topics);
+        self.start_flushers();
+    }
+
+    /// Deletes a topic: out of the catalog first (so a crash cannot resurrect it), then its
+    /// directories. Blocking.
+    pub fn delete_topic(&self, name: &str) -> Result<Uuid, TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.topic(name).ok_or_else(|| {
+            TopicError::new(
+                ec::UNKNOWN_TOPIC_OR_PARTITION,
+                "This server does not host this topic-partition.",
+            )
+        })?;
+        self.catalog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove_topic(name)
+            .map_err(|e| TopicError::new(ec::KAFKA_STORAGE_ERROR, format!("{e:#}")))?;
+        {
+            let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+            topics.by_name.remove(name);
+            topics.by_id.remove(&topic.id);
+        }
+        for p in &topic.partitions {
+            p.close_flusher();
+            let dir = partition_dir(&self.config.data_dir, name, p.index());
+            if let Err(e) = idem_log::delete_log_dir(self.storage.as_ref(), &dir) {
+                // The catalog no longer names it; the next start removes the leftovers.
+                tracing::warn!("delete {}: {e}", dir.display());
+            }
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic.id)
+    }
+
+    /// Grows a topic to `count` partitions. Blocking.
+    pub fn create_partitions(&self, name: &str, count: i32) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.topic(name).ok_or_else(|| {
+            TopicError::new(
+                ec::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("The topic '{name}' does not exist."),
+            )
+        })?;
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            return Err(TopicError::new(
+                ec::INVALID_PARTITIONS,
+                format!("Topic currently has {current} partitions, which is higher than the requested {count}."),
+            ));
+        }
+        if count > 100_000 {
+            return Err(TopicError::new(
+                ec::INVALID_PARTITIONS,
+                format!("{count} partitions is more than idem allows (100000)"),
+            ));
+        }
+        let record = TopicRecord {
+            name: name.to_string(),
+            id: topic.id,
+            partitions: count,
+            configs: topic.settings.overrides.clone(),
+        };
+        self.catalog
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put_topic(record)
+            .map_err(|e| TopicError::new(ec::KAFKA_STORAGE_ERROR, format!("{e:#}")))?;
+        let mut partitions = topic.partitions.clone();
+        for index in current..count {
+            let p = Partition::create(Setup {
+                storage: Arc::clone(&self.storage),
+                dir: partition_dir(&self.config.data_dir, name, index),
+                topic: Arc::clone(&topic.name),
+                index,
+                config: topic.settings.effective.clone(),
+                metrics: Arc::clone(&self.metrics),
+            })
+            .map_err(|e| TopicError::new(ec::KAFKA_STORAGE_ERROR, e.to_string()))?;
+            let p = Arc::new(p);
+            self.new_partitions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Arc::clone(&p));
+            partitions.push(p);
+        }
+        let grown = Arc::new(Topic {
+            name: Arc::clone(&topic.name),
+            id: topic.id,
+            partitions,
+            settings: topic.settings.clone(),
+        });
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        topics.by_id.insert(grown.id, Arc::clone(&grown));
+        topics.by_name.insert(Arc::clone(&grown.name), grown);
+        drop(topics);
+        self.start_flushers();
+        Ok(())
+    }
+
+    /// Clean shutdown of the storage: every partition snapshotted and synced, then the
+    /// clean-shutdown marker. A partition that fails leaves the marker unwritten, so the next
+    /// start verifies everything.
+    pub fn close(&self) -> anyhow::Result<()> {
+        let mut ok = true;
+        for topic in self.topics() {
+            for p in &topic.partitions {
+                if let Err(e) = p.close() {
+                    tracing::error!(topic = %topic.name, partition = p.index(), "close: {e}");
+                    ok = false;
+                }
+            }
+        }
+        if ok {
+            let marker = self.config.data_dir.join(CLEAN_SHUTDOWN_MARKER);
+            idem_log::storage::write_atomically(
+                self.storage.as_ref(),
+                &self.config.data_dir,
+                CLEAN_SHUTDOWN_MARKER,
+                b"",
+            )
+            .with_context(|| format!("write {}", marker.display()))?;
+        }
+        Ok(())
+    }
+}
+
+fn split_host_port(addr: &str) -> (String, i32) {
+    match addr.rsplit_once(':') {
+        Some((host, port)) => (
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port.parse().unwrap_or(9092),
+        ),
+        None => (addr.to_string(), 9092),
+    }
+}
+
+/// Only directories idem made are ever removed: `<topic>-<n>` holding a partition checkpoint,
+/// or a `.deleted` leftover. Anything else in the data directory is left alone.
+fn looks_like_partition_dir(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let stem = name.strip_suffix(".deleted").unwrap_or(name);
+    let numbered = stem.rsplit_once('-').is_some_and(|(topic, n)| {
+        !topic.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    });
+    numbered && (name.ends_with(".deleted") || path.join("partition.checkpoint").exists())
+}

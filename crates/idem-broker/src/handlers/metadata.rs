@@ -1,0 +1,184 @@
+//! Metadata (3): brokers, topics with ids, partitions led by this node; auto-creation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use uuid::Uuid;
+
+use super::{blocking_barrier, str_bytes, Ctx, Dispatch};
+use crate::broker::{Broker, Topic};
+use crate::catalog::valid_topic_name;
+use crate::error_codes as ec;
+
+enum Wanted {
+    All,
+    Names(Vec<String>),
+    Ids(Vec<Uuid>),
+    Mixed(Vec<(Option<String>, Uuid)>),
+}
+
+pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: MetadataRequest) -> Dispatch {
+    let wanted = match &req.topics {
+        // v0: an empty list means all topics; v1+: null means all, empty means none.
+        None => Wanted::All,
+        Some(t) if t.is_empty() && ctx.version == 0 => Wanted::All,
+        Some(t) if t.iter().all(|x| x.name.is_some()) => Wanted::Names(
+            t.iter()
+                .filter_map(|x| x.name.as_ref().map(|n| n.0.to_string()))
+                .collect(),
+        ),
+        Some(t) if t.iter().all(|x| x.name.is_none()) => {
+            Wanted::Ids(t.iter().map(|x| x.topic_id).collect())
+        }
+        Some(t) => Wanted::Mixed(
+            t.iter()
+                .map(|x| (x.name.as_ref().map(|n| n.0.to_string()), x.topic_id))
+                .collect(),
+        ),
+    };
+    // Before v4 every Metadata request may create topics (the field did not exist).
+    let allow_create =
+        broker.config().auto_create_topics && (ctx.version < 4 || req.allow_auto_topic_creation);
+    let missing: Vec<String> = match &wanted {
+        Wanted::Names(names) if allow_create => names
+            .iter()
+            .filter(|n| broker.topic(n).is_none() && valid_topic_name(n).is_ok())
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    if missing.is_empty() {
+        return Dispatch::Now(ctx.respond(&build(broker, &ctx, &wanted)));
+    }
+    let broker = Arc::clone(broker);
+    blocking_barrier(move || {
+        for name in &missing {
+            match broker.create_topic(name, -1, -1, BTreeMap::new()) {
+                Ok(_) => {}
+                // Another connection created it meanwhile.
+                Err(e) if e.code == ec::TOPIC_ALREADY_EXISTS => {}
+                Err(e) => tracing::warn!(topic = %name, "auto-create failed: {}", e.message),
+            }
+        }
+        ctx.respond(&build(&broker, &ctx, &wanted))
+    })
+}
+
+fn build(broker: &Broker, ctx: &Ctx, wanted: &Wanted) -> MetadataResponse {
+    let v = ctx.version;
+    let (host, port) = broker.advertised();
+    let node = broker.config().node_id;
+    let mut topics = Vec::new();
+    match wanted {
+        Wanted::All => {
+            for t in broker.topics() {
+                topics.push(describe(broker, v, &t));
+            }
+        }
+        Wanted::Names(names) => {
+            for name in names {
+                topics.push(match broker.topic(name) {
+                    Some(t) => describe(broker, v, &t),
+                    None => missing_name(name),
+                });
+            }
+        }
+        Wanted::Ids(ids) => {
+            for id in ids {
+                topics.push(match broker.topic_by_id(id) {
+                    Some(t) => describe(broker, v, &t),
+                    None => missing_id(v, *id),
+                });
+            }
+        }
+        Wanted::Mixed(list) => {
+            for (name, id) in list {
+                let found = match name {
+                    Some(n) => broker.topic(n),
+                    None => broker.topic_by_id(id),
+                };
+                topics.push(match (found, name) {
+                    (Some(t), _) => describe(broker, v, &t),
+                    (None, Some(n)) => missing_name(n),
+                    (None, None) => missing_id(v, *id),
+                });
+            }
+        }
+    }
+    let mut response = MetadataResponse::default()
+        .with_brokers(vec![MetadataResponseBroker::default()
+            .with_node_id(BrokerId(node))
+            .with_host(str_bytes(&host))
+            .with_port(port)])
+        .with_topics(topics);
+    if v >= 1 {
+        response = response.with_controller_id(BrokerId(node));
+    }
+    if v >= 2 {
+        response = response.with_cluster_id(Some(str_bytes(broker.cluster_id())));
+    }
+    response
+}
+
+fn describe(broker: &Broker, v: i16, topic: &Topic) -> MetadataResponseTopic {
+    let node = BrokerId(broker.config().node_id);
+    let partitions = topic
+        .partitions
+        .iter()
+        .map(|p| {
+            let mut m = MetadataResponsePartition::default()
+                .with_partition_index(p.index())
+                .with_leader_id(node)
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node]);
+            if v >= 7 {
+                m = m.with_leader_epoch(0);
+            }
+            if p.watermark().offline {
+                m = m.with_error_code(ec::KAFKA_STORAGE_ERROR);
+                if v >= 5 {
+                    m = m.with_offline_replicas(vec![node]);
+                }
+            }
+            m
+        })
+        .collect();
+    let mut t = MetadataResponseTopic::default()
+        .with_name(Some(TopicName(str_bytes(&topic.name))))
+        .with_partitions(partitions);
+    if v >= 10 {
+        t = t.with_topic_id(topic.id);
+    }
+    t
+}
+
+fn missing_name(name: &str) -> MetadataResponseTopic {
+    let code = if valid_topic_name(name).is_ok() {
+        ec::UNKNOWN_TOPIC_OR_PARTITION
+    } else {
+        ec::INVALID_TOPIC_EXCEPTION
+    };
+    MetadataResponseTopic::default()
+        .with_error_code(code)
+        .with_name(Some(TopicName(str_bytes(name))))
+}
+
+fn missing_id(v: i16, id: Uuid) -> MetadataResponseTopic {
+    // The response's topic name is nullable only from v12.
+    let name = if v >= 12 {
+        None
+    } else {
+        Some(TopicName(str_bytes("")))
+    };
+    let mut t = MetadataResponseTopic::default()
+        .with_error_code(ec::UNKNOWN_TOPIC_ID)
+        .with_name(name);
+    if v >= 10 {
+        t = t.with_topic_id(id);
+    }
+    t
+}

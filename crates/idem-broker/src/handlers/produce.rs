@@ -1,0 +1,255 @@
+//! Produce (0), v3+: validate each batch, append it (or answer a duplicate), then answer when
+//! the acks level is met.
+//!
+//! Validation and appends run right away, in request order, so pipelined produces from one
+//! connection land in the order sent. With acks=all the answer then waits, off the reader,
+//! until every partition's high watermark covers its batch (under the `always` flush policy:
+//! until it is synced); a duplicate waits for its original batch the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use idem_wire::batch::{self, HEADER_LEN};
+use idem_wire::compression::{self, Codec, RecordsError};
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+
+use super::{str_bytes, Ctx, Dispatch, Response};
+use crate::broker::{now_ms, Broker};
+use crate::config::TimestampType;
+use crate::error_codes as ec;
+use crate::partition::{Partition, PartitionError, Produced};
+
+/// One partition's outcome, before the acks wait.
+struct Outcome {
+    index: i32,
+    partition: Option<Arc<Partition>>,
+    result: Result<Produced, PartitionError>,
+}
+
+struct TopicOutcome {
+    name: String,
+    id: uuid::Uuid,
+    partitions: Vec<Outcome>,
+}
+
+fn err(code: i16, message: impl Into<String>) -> Result<Produced, PartitionError> {
+    Err(PartitionError {
+        code,
+        message: message.into(),
+    })
+}
+
+pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: ProduceRequest) -> Dispatch {
+    let acks = req.acks;
+    let now = now_ms();
+    let transactional = req.topic_data.iter().any(|t| {
+        t.partition_data.iter().any(|p| {
+            p.records
+                .as_ref()
+                .and_then(|r| batch::BatchHeader::parse_prefix(r).ok())
+                .is_some_and(|h| h.is_transactional())
+        })
+    });
+    let request_error = if !matches!(acks, -1..=1) {
+        Some((
+            ec::INVALID_REQUIRED_ACKS,
+            "acks must be -1, 0 or 1".to_string(),
+        ))
+    } else if transactional {
+        Some((
+            ec::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            "idem does not support transactions".to_string(),
+        ))
+    } else {
+        None
+    };
+    let mut topics = Vec::with_capacity(req.topic_data.len());
+    for t in &req.topic_data {
+        let topic = if ctx.version >= 13 {
+            broker.topic_by_id(&t.topic_id)
+        } else {
+            broker.topic(&t.name.0)
+        };
+        let unknown = if ctx.version >= 13 {
+            ec::UNKNOWN_TOPIC_ID
+        } else {
+            ec::UNKNOWN_TOPIC_OR_PARTITION
+        };
+        let mut partitions = Vec::with_capacity(t.partition_data.len());
+        for p in &t.partition_data {
+            let partition = topic.as_ref().and_then(|topic| {
+                usize::try_from(p.index)
+                    .ok()
+                    .and_then(|i| topic.partitions.get(i).cloned())
+            });
+            let result = match (&request_error, &partition) {
+                (Some((code, message)), _) => err(*code, message.clone()),
+                (None, None) => err(unknown, "This server does not host this topic-partition."),
+                (None, Some(partition)) => {
+                    produce_one(broker, partition, p.records.as_deref(), ctx.version, now)
+                }
+            };
+            partitions.push(Outcome {
+                index: p.index,
+                partition,
+                result,
+            });
+        }
+        topics.push(TopicOutcome {
+            name: t.name.0.to_string(),
+            id: t.topic_id,
+            partitions,
+        });
+    }
+    match acks {
+        0 => {
+            // No response; Kafka closes the connection on an error so the producer notices.
+            let failure = topics
+                .iter()
+                .flat_map(|t| t.partitions.iter())
+                .find_map(|o| o.result.as_ref().err());
+            Dispatch::Now(match failure {
+                Some(e) => Response::Close(format!("acks=0 produce failed: {}", e.message)),
+                None => Response::Nothing,
+            })
+        }
+        -1 => {
+            let timeout = Duration::from_millis(u64::try_from(req.timeout_ms.max(0)).unwrap_or(0));
+            let deadline = tokio::time::Instant::now() + timeout;
+            Dispatch::Later(Box::pin(async move {
+                for o in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+                    if let (Ok(produced), Some(p)) = (&o.result, &o.partition) {
+                        if let Err(code) =
+                            p.wait_for(produced.required_high_watermark, deadline).await
+                        {
+                            let message = if code == ec::REQUEST_TIMED_OUT {
+                                "the batch is in the log but not yet durable"
+                            } else {
+                                "the partition went offline before the batch was durable"
+                            };
+                            o.result = err(code, message);
+                        }
+                    }
+                }
+                ctx.respond(&response(&ctx, topics))
+            }))
+        }
+        _ => Dispatch::Now(ctx.respond(&response(&ctx, topics))),
+    }
+}
+
+fn produce_one(
+    broker: &Broker,
+    partition: &Partition,
+    records: Option<&[u8]>,
+    version: i16,
+    now: i64,
+) -> Result<Produced, PartitionError> {
+    let config = partition.config();
+    let Some(records) = records else {
+        return err(ec::INVALID_RECORD, "no record batch");
+    };
+    let header = match batch::validate_client_batch(records, config.max_message_bytes, version) {
+        Ok(h) => h,
+        Err(e) => {
+            broker.metrics().invalid_batches.inc();
+            return err(e.code(), e.to_string());
+        }
+    };
+    // Compressed records are walked (never kept) under a cap, to refuse malformed batches and
+    // decompression bombs; uncompressed ones are protected by the CRC and stored as they are.
+    let codec = header.codec().unwrap_or(Codec::None);
+    if codec != Codec::None {
+        let walked = compression::for_each_record(
+            codec,
+            &records[HEADER_LEN..],
+            header.records_count,
+            broker.config().max_decompressed_bytes,
+        );
+        if let Err(e) = walked {
+            broker.metrics().invalid_batches.inc();
+            let message = match e {
+                RecordsError::TooLarge { max } => {
+                    format!("records decompress to more than {max} bytes")
+                }
+                other => other.to_string(),
+            };
+            return err(ec::INVALID_RECORD, message);
+        }
+    }
+    if config.timestamp_type == TimestampType::CreateTime {
+        if header.max_timestamp > now.saturating_add(config.timestamp_after_max_ms) {
+            broker.metrics().invalid_batches.inc();
+            return err(
+                ec::INVALID_TIMESTAMP,
+                format!(
+                    "timestamp {} is more than message.timestamp.after.max.ms ahead of the broker",
+                    header.max_timestamp
+                ),
+            );
+        }
+        if header.base_timestamp >= 0
+            && header.base_timestamp < now.saturating_sub(config.timestamp_before_max_ms)
+        {
+            broker.metrics().invalid_batches.inc();
+            return err(
+                ec::INVALID_TIMESTAMP,
+                format!(
+                    "timestamp {} is older than message.timestamp.before.max.ms",
+                    header.base_timestamp
+                ),
+            );
+        }
+    }
+    partition.produce(
+        records,
+        &header,
+        now,
+        !broker.config().unsafe_disable_dedupe,
+    )
+}
+
+fn response(ctx: &Ctx, topics: Vec<TopicOutcome>) -> ProduceResponse {
+    let v = ctx.version;
+    let responses = topics
+        .into_iter()
+        .map(|t| {
+            let partition_responses = t
+                .partitions
+                .into_iter()
+                .map(|o| {
+                    let log_start = o.partition.as_ref().map_or(-1, |p| p.offsets().0);
+                    let mut r = PartitionProduceResponse::default().with_index(o.index);
+                    match o.result {
+                        Ok(produced) => {
+                            r = r.with_base_offset(produced.base_offset);
+                            if v >= 2 {
+                                r = r.with_log_append_time_ms(produced.log_append_time);
+                            }
+                        }
+                        Err(e) => {
+                            r = r.with_error_code(e.code).with_base_offset(-1);
+                            if v >= 8 {
+                                r = r.with_error_message(Some(str_bytes(&e.message)));
+                            }
+                        }
+                    }
+                    if v >= 5 {
+                        r = r.with_log_start_offset(log_start);
+                    }
+                    r
+                })
+                .collect();
+            let mut topic =
+                TopicProduceResponse::default().with_partition_responses(partition_responses);
+            if v >= 13 {
+                topic = topic.with_topic_id(t.id);
+            } else {
+                topic = topic.with_name(TopicName(str_bytes(&t.name)));
+            }
+            topic
+        })
+        .collect();
+    ProduceResponse::default().with_responses(responses)
+}

@@ -1,0 +1,25 @@
+//! The idem broker: the Kafka wire protocol over tokio, on top of `idem-log` and
+//! `idem-producer-state`.
+//!
+//! - [`server`]: listener, connections (pipelined requests answered in order), shutdown.
+//! - `handlers`: one module per Kafka API.
+//! - [`broker`]: topics and partitions, the catalog, producer ids.
+//! - [`partition`]: a partition's log and producer state under one lock; the produce path;
+//!   the flush policy and high watermark.
+//! - [`config`]: settings under Kafka's names.
+//! - [`catalog`] and [`pid`]: durable broker metadata and producer id blocks.
+//! - [`metrics`], the counters.
+
+pub mod broker;
+pub mod catalog;
+pub mod config;
+pub mod error_codes;
+mod handlers;
+pub mod metrics;
+pub mod partition;
+pub mod pid;
+pub mod server;
+
+pub use broker::Broker;
+pub use config::BrokerConfig;
+pub use server::{start, RunningBroker};

@@ -1,0 +1,344 @@
+//! The network side: a listener, one reader and one writer task per connection, graceful
+//! shutdown.
+//!
+//! Each connection's reader reads a frame (size checked before allocating, the body read in
+//! chunks so memory follows the bytes actually received), dispatches it in order and hands
+//! the pending response to the writer, which awaits responses in request order and writes
+//! them. At most `queued.max.requests.per.connection` responses are pending; beyond that the
+//! reader waits. A protocol error closes that connection only, with one log line.
+//!
+//! Shutdown: stop accepting, stop reading, let the writers finish what is pending, then close
+//! the storage (snapshots, sync, clean-shutdown marker).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::broker::{now_ms, Broker};
+use crate::config::BrokerConfig;
+use crate::handlers::{self, Dispatch, Reply, Response};
+
+/// A broker serving on a socket.
+#[derive(Debug)]
+pub struct RunningBroker {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The broker state (for tests and introspection).
+    pub broker: Arc<Broker>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningBroker {
+    /// Asks the broker to stop and waits until its storage is closed cleanly.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("broker task panicked")?
+    }
+
+    /// Waits until the broker stops (after a signal handled elsewhere).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("broker task panicked")?
+    }
+
+    /// A handle that stops the broker when sent `true`.
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+
+    /// Stops serving without closing the storage, as a crash would leave it (tests of
+    /// recovery): no snapshots, no sync, no clean-shutdown marker.
+    pub async fn abort(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        for topic in self.broker.topics() {
+            for p in &topic.partitions {
+                p.close_flusher();
+            }
+        }
+    }
+}
+
+/// Opens the data directory, binds the listener and serves until shut down.
+pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
+    let listener_addr = config.listener.clone();
+    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
+        .await
+        .context("open task panicked")??;
+    let broker = Arc::new(broker);
+    let listener = TcpListener::bind(&listener_addr)
+        .await
+        .with_context(|| format!("bind {listener_addr}"))?;
+    let addr = listener.local_addr().context("local address")?;
+    broker.set_bound_address(addr);
+    broker.start_flushers();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(serve(Arc::clone(&broker), listener, shutdown_rx));
+    tracing::info!(%addr, "idem is serving the Kafka protocol");
+    Ok(RunningBroker {
+        addr,
+        broker,
+        shutdown,
+        task,
+    })
+}
+
+async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let maintenance = tokio::spawn(maintain(Arc::clone(&broker), shutdown.clone()));
+    let permits = Arc::new(Semaphore::new(broker.config().max_connections));
+    let mut connections = JoinSet::new();
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = Arc::clone(&permits).acquire_owned() => p.context("connection semaphore closed")?,
+        };
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => break,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((socket, peer)) => {
+                backoff = Duration::from_millis(5);
+                broker.metrics().connections_accepted.inc();
+                let broker = Arc::clone(&broker);
+                let shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    serve_connection(broker, socket, peer, shutdown).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    let drained = tokio::time::timeout(Duration::from_secs(15), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("connections still busy after 15 s; closing them");
+        connections.abort_all();
+    }
+    maintenance.abort();
+    let closing = Arc::clone(&broker);
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .context("close task panicked")??;
+    tracing::info!("storage closed cleanly");
+    Ok(())
+}
+
+/// Retention and producer expiry on their intervals.
+async fn maintain(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let config = broker.config().clone();
+    // Like Kafka's log.initial.task.delay.ms: no cleanup in the first moments after start.
+    let start = tokio::time::Instant::now();
+    let retention_period = Duration::from_millis(config.retention_check_interval_ms);
+    let expiry_period = Duration::from_millis(config.producer_id_expiration_check_interval_ms);
+    let mut retention = tokio::time::interval_at(
+        start + retention_period.min(Duration::from_secs(30)),
+        retention_period,
+    );
+    let mut expiry = tokio::time::interval_at(start + expiry_period, expiry_period);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = retention.tick() => {
+                let broker = Arc::clone(&broker);
+                let _ = tokio::task::spawn_blocking(move || {
+                    let now = now_ms();
+                    for topic in broker.topics() {
+                        for p in &topic.partitions {
+                            match p.apply_retention(now) {
+                                Ok(0) => {}
+                                Ok(n) => tracing::info!(topic = %topic.name, partition = p.index(), segments = n, "retention deleted segments"),
+                                Err(e) => tracing::warn!(topic = %topic.name, partition = p.index(), "retention failed: {}", e.message),
+                            }
+                        }
+                    }
+                }).await;
+            }
+            _ = expiry.tick() => {
+                let now = now_ms();
+                for topic in broker.topics() {
+                    for p in &topic.partitions {
+                        p.expire_producers(now, config.producer_id_expiration_ms);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why a connection ended, for its one log line.
+enum End {
+    PeerClosed,
+    Shutdown,
+    Idle,
+    Protocol(String),
+    Io(std::io::Error),
+    WriterGone,
+}
+
+async fn serve_connection(
+    broker: Arc<Broker>,
+    socket: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = socket.set_nodelay(true);
+    let (reader, writer) = socket.into_split();
+    let (tx, rx) = mpsc::channel::<Reply>(broker.config().max_inflight_per_connection);
+    let (writer_done_tx, mut writer_done) = oneshot::channel::<Option<String>>();
+    let writer = tokio::spawn(async move {
+        let outcome = write_responses(writer, rx).await;
+        let _ = writer_done_tx.send(outcome.clone());
+        outcome
+    });
+    let end = read_requests(&broker, reader, tx, &mut shutdown, &mut writer_done).await;
+    let writer_outcome = writer.await.ok().flatten();
+    let reason = match (&end, writer_outcome) {
+        (_, Some(reason)) => Some(reason),
+        (End::Protocol(reason), None) => Some(reason.clone()),
+        (End::Io(e), None) => Some(format!("read failed: {e}")),
+        (End::Idle, None) => {
+            tracing::debug!(%peer, "closed idle connection");
+            None
+        }
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        broker.metrics().connections_refused.inc();
+        tracing::info!(%peer, "closed connection: {reason}");
+    }
+}
+
+async fn read_requests(
+    broker: &Arc<Broker>,
+    mut reader: OwnedReadHalf,
+    tx: mpsc::Sender<Reply>,
+    shutdown: &mut watch::Receiver<bool>,
+    writer_done: &mut oneshot::Receiver<Option<String>>,
+) -> End {
+    let idle = Duration::from_millis(broker.config().connections_max_idle_ms);
+    let max = broker.config().max_request_bytes;
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = shutdown.changed() => return End::Shutdown,
+            _ = &mut *writer_done => return End::WriterGone,
+            read = tokio::time::timeout(idle, read_frame(&mut reader, max)) => match read {
+                Err(_) => return End::Idle,
+                Ok(Err(e)) => return e,
+                Ok(Ok(None)) => return End::PeerClosed,
+                Ok(Ok(Some(frame))) => frame,
+            },
+        };
+        let reply: Reply = match handlers::dispatch(broker, frame) {
+            Dispatch::Now(Response::Close(reason)) => {
+                let _ = tx
+                    .send(Box::pin(std::future::ready(Response::Close(
+                        reason.clone(),
+                    ))))
+                    .await;
+                return End::Protocol(reason);
+            }
+            Dispatch::Now(response) => Box::pin(std::future::ready(response)),
+            Dispatch::Later(reply) => reply,
+            Dispatch::Barrier(reply) => {
+                let response = reply.await;
+                Box::pin(std::future::ready(response))
+            }
+        };
+        if tx.send(reply).await.is_err() {
+            return End::WriterGone;
+        }
+    }
+}
+
+/// Reads one request frame; `Ok(None)` on a clean end of stream between frames.
+async fn read_frame(reader: &mut OwnedReadHalf, max: usize) -> Result<Option<Bytes>, End> {
+    let mut prefix = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match reader.read(&mut prefix[got..]).await {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => {
+                return Err(End::Protocol(
+                    "connection closed inside a size prefix".into(),
+                ))
+            }
+            Ok(n) => got += n,
+            Err(e) => return Err(End::Io(e)),
+        }
+    }
+    let size =
+        idem_wire::frame::request_size(prefix, max).map_err(|e| End::Protocol(e.to_string()))?;
+    // Grow the buffer as bytes arrive: a peer announcing 100 MiB and sending nothing costs
+    // nothing.
+    let mut buf = BytesMut::with_capacity(size.min(64 * 1024));
+    while buf.len() < size {
+        let want = (size - buf.len()).min(1 << 20);
+        buf.reserve(want);
+        let n = (&mut *reader)
+            .take(want as u64)
+            .read_buf(&mut buf)
+            .await
+            .map_err(End::Io)?;
+        if n == 0 {
+            return Err(End::Protocol(format!(
+                "connection closed inside a {size}-byte frame"
+            )));
+        }
+    }
+    Ok(Some(buf.freeze()))
+}
+
+/// Writes responses in request order; returns why the connection must close, if it must.
+async fn write_responses(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) -> Option<String> {
+    let mut out = BufWriter::with_capacity(64 * 1024, writer);
+    while let Some(reply) = rx.recv().await {
+        match reply.await {
+            Response::Frame(frame) => {
+                if let Err(e) = out.write_all(&frame).await {
+                    return Some(format!("write failed: {e}"));
+                }
+            }
+            Response::Nothing => {}
+            Response::Close(reason) => {
+                let _ = out.flush().await;
+                return Some(reason);
+            }
+        }
+        if rx.is_empty() {
+            if let Err(e) = out.flush().await {
+                return Some(format!("write failed: {e}"));
+            }
+        }
+    }
+    let _ = out.flush().await;
+    let _ = out.shutdown().await;
+    None
+}
