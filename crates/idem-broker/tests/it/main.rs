@@ -4,4 +4,7 @@
 
 mod support;
 
+mod hostile;
+mod lost_acks;
 mod rdkafka_clients;
+mod scenarios;

@@ -1,0 +1,105 @@
+//! Test helpers shared by idem's integration tests (never used by the shipped binary).
+//!
+//! - [`Raw`]: one connection speaking the Kafka protocol with `kafka-protocol` types, plus
+//!   typed shortcuts for the requests the idempotence tests need.
+//! - [`batch`]: record batches with exact control over producer id, epoch and sequence.
+//! - [`LossyProxy`]: a Kafka-frame-aware TCP proxy that forwards Produce requests and drops
+//!   every n-th Produce response after the broker handled it, then cuts the connection: the
+//!   "lost acknowledgement" that forces a producer to retry.
+//! - [`start`]: an in-process broker on 127.0.0.1:0 in a directory.
+
+mod proxy;
+mod raw;
+
+pub use proxy::{LossyProxy, ProxyStats};
+pub use raw::{ProduceResult, Raw};
+
+use std::path::Path;
+
+use idem_broker::{BrokerConfig, RunningBroker};
+
+/// Broker settings for a test: loopback, an ephemeral port, `dir` for data.
+pub fn config(dir: &Path) -> BrokerConfig {
+    BrokerConfig {
+        data_dir: dir.to_path_buf(),
+        listener: "127.0.0.1:0".into(),
+        ..BrokerConfig::default()
+    }
+}
+
+/// Broker logs in the test output when RUST_LOG is set.
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// Starts a broker with default settings in `dir`.
+pub async fn start(dir: &Path) -> RunningBroker {
+    start_with(config(dir)).await
+}
+
+/// Starts a broker with the given settings.
+pub async fn start_with(config: BrokerConfig) -> RunningBroker {
+    init_logs();
+    idem_broker::start(config).await.expect("broker starts")
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Record batches for tests.
+pub mod batch {
+    use idem_wire::batch::{encode_simple_records, BatchHeader, RawBatch};
+
+    /// A v2 batch as a client sends it (base offset 0): `n` records whose values are
+    /// `"{tag}-{i}"`, producer fields as given, timestamps at `timestamp`.
+    pub fn build(pid: i64, epoch: i16, seq: i32, n: i32, tag: &str, timestamp: i64) -> Vec<u8> {
+        let values: Vec<Vec<u8>> = (0..n).map(|i| format!("{tag}-{i}").into_bytes()).collect();
+        let refs: Vec<&[u8]> = values.iter().map(|v| v.as_slice()).collect();
+        RawBatch {
+            header: BatchHeader {
+                base_offset: 0,
+                batch_length: 0,
+                partition_leader_epoch: -1,
+                magic: 2,
+                crc: 0,
+                attributes: 0,
+                last_offset_delta: n - 1,
+                base_timestamp: timestamp,
+                max_timestamp: timestamp,
+                producer_id: pid,
+                producer_epoch: epoch,
+                base_sequence: seq,
+                records_count: n,
+            },
+            records: encode_simple_records(&refs, 0),
+        }
+        .to_bytes()
+    }
+
+    /// An idempotent batch `B(epoch, seq, n)` of producer `pid`, stamped now.
+    pub fn idempotent(pid: i64, epoch: i16, seq: i32, n: i32) -> Vec<u8> {
+        build(
+            pid,
+            epoch,
+            seq,
+            n,
+            &format!("p{pid}e{epoch}s{seq}"),
+            super::now_ms(),
+        )
+    }
+
+    /// A batch without a producer id.
+    pub fn plain(n: i32, tag: &str) -> Vec<u8> {
+        build(-1, -1, -1, n, tag, super::now_ms())
+    }
+}
