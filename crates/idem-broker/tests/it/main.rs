@@ -6,5 +6,6 @@ mod support;
 
 mod hostile;
 mod lost_acks;
+mod protocol;
 mod rdkafka_clients;
 mod scenarios;
