@@ -7,7 +7,7 @@ use bytes::Bytes;
 use idem_wire::batch::{self, BatchHeader, HEADER_LEN};
 use idem_wire::compression::{self, Codec};
 
-use crate::segment::{file_name, parse_header_only, Damage, Segment, WindowReader};
+use crate::segment::{file_name, Damage, Segment};
 use crate::storage::{self, Storage, StorageFile};
 use crate::{io_err, LogError};
 
@@ -175,7 +175,6 @@ impl Log {
                     Damage::Torn => "torn write".to_string(),
                     Damage::Corrupt(what) => format!("corrupt {what}"),
                 };
-                let len = segment.file.len().unwrap_or(at);
                 tracing::warn!(
                     dir = %dir.display(),
                     segment = base,
@@ -183,7 +182,6 @@ impl Log {
                     "log recovery: truncated segment at the first bad batch ({what})"
                 );
                 report.truncated.push((base, at, what));
-                let _ = len;
                 broken = true;
             }
             segments.push(segment);
@@ -447,23 +445,13 @@ impl Log {
                 continue;
             }
             let relative = segment.time_index.lookup(target);
-            let start = u64::from(segment.index.lookup(relative));
-            let mut reader = WindowReader::new(segment.file.as_ref(), segment.size);
-            let mut pos = start;
-            while pos < segment.size {
-                let head = reader
-                    .get(pos, HEADER_LEN)
-                    .map_err(io_err("read segment", segment.path()))?;
-                let Some(h) = parse_header_only(head) else {
-                    break;
-                };
+            let mut scan = segment.scanner(u64::from(segment.index.lookup(relative)));
+            while let Some((pos, h)) = scan.next_header()? {
                 if h.base_offset >= max_offset {
                     break;
                 }
                 if h.max_timestamp >= target && h.last_offset() >= self.log_start_offset {
-                    let bytes = reader
-                        .get(pos, h.total_len())
-                        .map_err(io_err("read segment", segment.path()))?;
+                    let bytes = scan.batch(pos, &h)?;
                     let found = find_record(bytes, &h, max_decompressed_bytes, |ts| ts >= target)?;
                     if let Some((offset, ts)) = found {
                         if offset >= self.log_start_offset && offset < max_offset {
@@ -471,7 +459,6 @@ impl Log {
                         }
                     }
                 }
-                pos += h.total_len() as u64;
             }
         }
         Ok(None)
@@ -494,23 +481,12 @@ impl Log {
         };
         let target = segment.max_timestamp;
         let relative = (segment.offset_of_max_timestamp - segment.base_offset) as u32;
-        let start = u64::from(segment.index.lookup(relative));
-        let mut reader = WindowReader::new(segment.file.as_ref(), segment.size);
-        let mut pos = start;
-        while pos < segment.size {
-            let head = reader
-                .get(pos, HEADER_LEN)
-                .map_err(io_err("read segment", segment.path()))?;
-            let Some(h) = parse_header_only(head) else {
-                break;
-            };
+        let mut scan = segment.scanner(u64::from(segment.index.lookup(relative)));
+        while let Some((pos, h)) = scan.next_header()? {
             if h.base_offset == segment.offset_of_max_timestamp {
-                let bytes = reader
-                    .get(pos, h.total_len())
-                    .map_err(io_err("read segment", segment.path()))?;
+                let bytes = scan.batch(pos, &h)?;
                 return find_record(bytes, &h, max_decompressed_bytes, |ts| ts >= target);
             }
-            pos += h.total_len() as u64;
         }
         Ok(None)
     }
@@ -524,20 +500,11 @@ impl Log {
     ) -> Result<(), LogError> {
         let first = self.segment_index_for(from);
         for segment in &self.segments[first..] {
-            let mut reader = WindowReader::new(segment.file.as_ref(), segment.size);
-            let mut pos = 0u64;
-            while pos < segment.size {
-                let head = reader
-                    .get(pos, HEADER_LEN)
-                    .map_err(io_err("read segment", segment.path()))?;
-                let h = parse_header_only(head).ok_or_else(|| LogError::Corrupt {
-                    path: segment.path().to_path_buf(),
-                    position: pos,
-                })?;
+            let mut scan = segment.scanner(0);
+            while let Some((_, h)) = scan.next_header()? {
                 if h.base_offset >= from {
                     f(&h);
                 }
-                pos += h.total_len() as u64;
             }
         }
         Ok(())
@@ -837,40 +804,28 @@ impl ReadPlan {
         let Some(file) = &self.file else {
             return Ok(Bytes::new());
         };
-        let mut reader = WindowReader::new(file.as_ref(), self.end);
-        let mut pos = self.start;
-        let mut first = None;
-        let mut stop = pos;
-        while pos < self.end {
-            let head = reader
-                .get(pos, HEADER_LEN)
-                .map_err(io_err("read segment", &self.path))?;
-            let h = parse_header_only(head).ok_or_else(|| LogError::Corrupt {
-                path: self.path.clone(),
-                position: pos,
-            })?;
-            let total = h.total_len() as u64;
+        let mut scan =
+            crate::segment::Scanner::new(file.as_ref(), &self.path, self.start, self.end);
+        // [begin, stop): the whole batches to return.
+        let mut range: Option<(u64, u64)> = None;
+        while let Some((pos, h)) = scan.next_header()? {
             if h.base_offset >= self.max_offset {
                 break;
             }
             if h.last_offset() < self.target {
-                pos += total;
                 continue;
             }
-            let begin = *first.get_or_insert(pos);
-            let taken = pos + total - begin;
-            if taken > max_bytes as u64 && !(at_least_one && pos == begin) {
-                break;
+            let end = pos + h.total_len() as u64;
+            match range {
+                None if end - pos > max_bytes as u64 && !at_least_one => break,
+                None => range = Some((pos, end)),
+                Some((begin, _)) if end - begin > max_bytes as u64 => break,
+                Some((begin, _)) => range = Some((begin, end)),
             }
-            pos += total;
-            stop = pos;
         }
-        let Some(begin) = first else {
+        let Some((begin, stop)) = range else {
             return Ok(Bytes::new());
         };
-        if stop == begin {
-            return Ok(Bytes::new());
-        }
         let mut out = vec![0u8; (stop - begin) as usize];
         let n = file
             .read_at(&mut out, begin)

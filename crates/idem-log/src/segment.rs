@@ -55,6 +55,51 @@ impl<'a> WindowReader<'a> {
     }
 }
 
+/// Walks the batch headers of a segment from a batch boundary, reading through a window.
+/// The bytes it reads are below the segment size seen when it was made, so immutable.
+pub(crate) struct Scanner<'a> {
+    reader: WindowReader<'a>,
+    path: &'a Path,
+    pos: u64,
+    end: u64,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(file: &'a dyn StorageFile, path: &'a Path, start: u64, end: u64) -> Self {
+        Scanner {
+            reader: WindowReader::new(file, end),
+            path,
+            pos: start,
+            end,
+        }
+    }
+
+    /// The next batch's position and header, or `None` at the end.
+    pub(crate) fn next_header(&mut self) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let pos = self.pos;
+        let head = self
+            .reader
+            .get(pos, HEADER_LEN)
+            .map_err(io_err("read segment", self.path))?;
+        let header = parse_header_only(head).ok_or_else(|| LogError::Corrupt {
+            path: self.path.to_path_buf(),
+            position: pos,
+        })?;
+        self.pos = pos + header.total_len() as u64;
+        Ok(Some((pos, header)))
+    }
+
+    /// The whole batch at `pos`, whose header `next_header` returned.
+    pub(crate) fn batch(&mut self, pos: u64, header: &BatchHeader) -> Result<&[u8], LogError> {
+        self.reader
+            .get(pos, header.total_len())
+            .map_err(io_err("read segment", self.path))
+    }
+}
+
 /// Why a scan stopped before the end of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Damage {
@@ -118,6 +163,25 @@ impl Segment {
         &self.path
     }
 
+    /// A scanner over the batches from byte `start` (a batch boundary) to the current end.
+    pub(crate) fn scanner(&self, start: u64) -> Scanner<'_> {
+        Scanner::new(self.file.as_ref(), &self.path, start, self.size)
+    }
+
+    /// Opens the `.log` file of a segment; returns it and its length.
+    fn open_file(
+        storage: &dyn Storage,
+        dir: &Path,
+        base_offset: i64,
+    ) -> Result<(Arc<dyn StorageFile>, u64, PathBuf), LogError> {
+        let path = dir.join(file_name(base_offset, "log"));
+        let file = storage
+            .open(&path, false)
+            .map_err(io_err("open segment", &path))?;
+        let len = file.len().map_err(io_err("open segment", &path))?;
+        Ok((file, len, path))
+    }
+
     /// Opens an existing segment. With `verify`, every batch is checked (length, magic, CRC,
     /// contiguous offsets) and the file is truncated at the first bad one; otherwise only the
     /// headers are read to rebuild what the indexes do not give. Returns the segment and the
@@ -129,11 +193,7 @@ impl Segment {
         verify: bool,
         index_interval_bytes: u64,
     ) -> Result<(Segment, Option<(u64, Damage)>), LogError> {
-        let path = dir.join(file_name(base_offset, "log"));
-        let file = storage
-            .open(&path, false)
-            .map_err(io_err("open segment", &path))?;
-        let len = file.len().map_err(io_err("open segment", &path))?;
+        let (file, len, path) = Segment::open_file(storage, dir, base_offset)?;
         let mut segment = Segment::empty(base_offset, file, path.clone());
         let damage = segment.scan(len, verify, index_interval_bytes)?;
         if let Some((at, _)) = damage {
@@ -280,11 +340,7 @@ impl Segment {
         base_offset: i64,
         index_interval_bytes: u64,
     ) -> Result<(Segment, Option<(u64, Damage)>), LogError> {
-        let path = dir.join(file_name(base_offset, "log"));
-        let file = storage
-            .open(&path, false)
-            .map_err(io_err("open segment", &path))?;
-        let len = file.len().map_err(io_err("open segment", &path))?;
+        let (file, len, path) = Segment::open_file(storage, dir, base_offset)?;
         let index = crate::storage::read_file(storage, &dir.join(file_name(base_offset, "index")))
             .ok()
             .and_then(|b| OffsetIndex::decode(&b, len));

@@ -58,32 +58,12 @@ pub fn now_ms() -> i64 {
 
 /// Record batches for tests.
 pub mod batch {
-    use idem_wire::batch::{encode_simple_records, BatchHeader, RawBatch};
-
     /// A v2 batch as a client sends it (base offset 0): `n` records whose values are
     /// `"{tag}-{i}"`, producer fields as given, timestamps at `timestamp`.
     pub fn build(pid: i64, epoch: i16, seq: i32, n: i32, tag: &str, timestamp: i64) -> Vec<u8> {
         let values: Vec<Vec<u8>> = (0..n).map(|i| format!("{tag}-{i}").into_bytes()).collect();
         let refs: Vec<&[u8]> = values.iter().map(|v| v.as_slice()).collect();
-        RawBatch {
-            header: BatchHeader {
-                base_offset: 0,
-                batch_length: 0,
-                partition_leader_epoch: -1,
-                magic: 2,
-                crc: 0,
-                attributes: 0,
-                last_offset_delta: n - 1,
-                base_timestamp: timestamp,
-                max_timestamp: timestamp,
-                producer_id: pid,
-                producer_epoch: epoch,
-                base_sequence: seq,
-                records_count: n,
-            },
-            records: encode_simple_records(&refs, 0),
-        }
-        .to_bytes()
+        idem_wire::batch::client_batch(pid, epoch, seq, timestamp, 0, &refs)
     }
 
     /// An idempotent batch `B(epoch, seq, n)` of producer `pid`, stamped now.

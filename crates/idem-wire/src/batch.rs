@@ -236,18 +236,8 @@ impl BatchHeader {
     }
 }
 
-/// `sequence + increment`, wrapping from `i32::MAX` to 0 (never to a negative number).
-///
-/// Computed in 64 bits so that no input (not even a negative increment from a malformed
-/// header) can overflow.
-pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
-    let sum = i64::from(sequence) + i64::from(increment);
-    if sum > i64::from(i32::MAX) {
-        (sum - i64::from(i32::MAX) - 1) as i32
-    } else {
-        sum as i32
-    }
-}
+/// Sequence arithmetic belongs to the dedupe rules; the header only applies it.
+pub use idem_producer_state::increment_sequence;
 
 /// CRC-32C over the bytes the stored CRC covers.
 pub fn compute_crc(batch: &[u8]) -> u32 {
@@ -430,13 +420,14 @@ impl RawBatch {
 }
 
 /// Encodes uncompressed v2 records (`[length varint][attributes][ts delta][offset delta]
-/// [key][value][headers=0]`) for values with no key and no headers. Test helper.
-pub fn encode_simple_records(values: &[&[u8]], timestamp_delta: i64) -> Vec<u8> {
+/// [key][value][headers=0]`) for values with no key and no headers; record `i` has timestamp
+/// delta `i * timestamp_step`. For tests and tools.
+pub fn encode_simple_records(values: &[&[u8]], timestamp_step: i64) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, value) in values.iter().enumerate() {
         let mut body = Vec::new();
         body.push(0u8); // attributes
-        put_varlong(&mut body, timestamp_delta);
+        put_varlong(&mut body, i as i64 * timestamp_step);
         put_varlong(&mut body, i as i64); // offset delta
         put_varlong(&mut body, -1); // null key
         put_varlong(&mut body, value.len() as i64);
@@ -446,6 +437,38 @@ pub fn encode_simple_records(values: &[&[u8]], timestamp_delta: i64) -> Vec<u8> 
         out.extend_from_slice(&body);
     }
     out
+}
+
+/// A batch as a client sends it (base offset 0, uncompressed, CreateTime): one record per
+/// value, record `i` stamped `timestamp + i * timestamp_step`. For tests and tools.
+pub fn client_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    timestamp: i64,
+    timestamp_step: i64,
+    values: &[&[u8]],
+) -> Vec<u8> {
+    let n = values.len() as i32;
+    RawBatch {
+        header: BatchHeader {
+            base_offset: 0,
+            batch_length: 0,
+            partition_leader_epoch: -1,
+            magic: MAGIC_V2,
+            crc: 0,
+            attributes: 0,
+            last_offset_delta: n - 1,
+            base_timestamp: timestamp,
+            max_timestamp: timestamp + i64::from(n - 1) * timestamp_step,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            records_count: n,
+        },
+        records: encode_simple_records(values, timestamp_step),
+    }
+    .to_bytes()
 }
 
 fn put_varlong(out: &mut Vec<u8>, v: i64) {
@@ -464,25 +487,7 @@ mod tests {
     fn sample(pid: i64, seq: i32, n: i32) -> Vec<u8> {
         let values: Vec<Vec<u8>> = (0..n).map(|i| format!("v{i}").into_bytes()).collect();
         let refs: Vec<&[u8]> = values.iter().map(|v| v.as_slice()).collect();
-        RawBatch {
-            header: BatchHeader {
-                base_offset: 0,
-                batch_length: 0,
-                partition_leader_epoch: -1,
-                magic: 2,
-                crc: 0,
-                attributes: 0,
-                last_offset_delta: n - 1,
-                base_timestamp: 1000,
-                max_timestamp: 1000,
-                producer_id: pid,
-                producer_epoch: 0,
-                base_sequence: seq,
-                records_count: n,
-            },
-            records: encode_simple_records(&refs, 0),
-        }
-        .to_bytes()
+        client_batch(pid, 0, seq, 1000, 0, &refs)
     }
 
     #[test]
@@ -564,13 +569,5 @@ mod tests {
                 .code(),
             87
         );
-    }
-
-    #[test]
-    fn sequence_wraps_like_kafka() {
-        assert_eq!(increment_sequence(i32::MAX, 1), 0);
-        assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
-        assert_eq!(increment_sequence(5, 0), 5);
-        assert_eq!(increment_sequence(2147483646, 3), 1);
     }
 }

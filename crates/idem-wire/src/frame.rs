@@ -32,30 +32,21 @@ pub enum FrameError {
 
 /// Reads the size prefix of a request frame and checks it against `max`.
 pub fn request_size(prefix: [u8; 4], max: usize) -> Result<usize, FrameError> {
-    let size = i32::from_be_bytes(prefix);
-    if size < 0 {
-        return Err(FrameError::Negative(size));
-    }
-    if (size as usize) < MIN_REQUEST_BYTES {
-        return Err(FrameError::TooSmall(size));
-    }
-    if size as usize > max {
-        return Err(FrameError::TooLarge {
-            size: size as usize,
-            max,
-        });
-    }
-    Ok(size as usize)
+    checked_size(prefix, MIN_REQUEST_BYTES, max)
 }
 
 /// Reads the size prefix of a response frame (a client reading a broker) against `max`.
+/// A response holds at least its correlation id.
 pub fn response_size(prefix: [u8; 4], max: usize) -> Result<usize, FrameError> {
+    checked_size(prefix, 4, max)
+}
+
+fn checked_size(prefix: [u8; 4], min: usize, max: usize) -> Result<usize, FrameError> {
     let size = i32::from_be_bytes(prefix);
     if size < 0 {
         return Err(FrameError::Negative(size));
     }
-    // A response holds at least its correlation id.
-    if size < 4 {
+    if (size as usize) < min {
         return Err(FrameError::TooSmall(size));
     }
     if size as usize > max {

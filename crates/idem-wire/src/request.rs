@@ -86,20 +86,13 @@ pub fn encode_response<T: Encodable>(
     api_version: i16,
     body: &T,
 ) -> Result<Bytes, String> {
-    let header_version = api_key.response_header_version(api_version);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let header_size = header
-        .compute_size(header_version)
-        .map_err(|e| e.to_string())?;
-    let body_size = body.compute_size(api_version).map_err(|e| e.to_string())?;
-    let mut buf = BytesMut::with_capacity(4 + header_size + body_size);
-    buf.extend_from_slice(&((header_size + body_size) as i32).to_be_bytes());
-    header
-        .encode(&mut buf, header_version)
-        .map_err(|e| e.to_string())?;
-    body.encode(&mut buf, api_version)
-        .map_err(|e| e.to_string())?;
-    Ok(buf.freeze())
+    encode_frame(
+        &header,
+        api_key.response_header_version(api_version),
+        body,
+        api_version,
+    )
 }
 
 /// Encodes a whole request frame (the client side).
@@ -109,13 +102,28 @@ pub fn encode_request<T: Encodable>(
     body: &T,
 ) -> Result<Bytes, String> {
     let api_version = header.request_api_version;
-    let header_version = api_key.request_header_version(api_version);
+    encode_frame(
+        header,
+        api_key.request_header_version(api_version),
+        body,
+        api_version,
+    )
+}
+
+fn encode_frame<H: Encodable, T: Encodable>(
+    header: &H,
+    header_version: i16,
+    body: &T,
+    api_version: i16,
+) -> Result<Bytes, String> {
     let header_size = header
         .compute_size(header_version)
         .map_err(|e| e.to_string())?;
     let body_size = body.compute_size(api_version).map_err(|e| e.to_string())?;
+    let size = i32::try_from(header_size + body_size)
+        .map_err(|_| format!("frame of {} bytes is too large", header_size + body_size))?;
     let mut buf = BytesMut::with_capacity(4 + header_size + body_size);
-    buf.extend_from_slice(&((header_size + body_size) as i32).to_be_bytes());
+    buf.extend_from_slice(&size.to_be_bytes());
     header
         .encode(&mut buf, header_version)
         .map_err(|e| e.to_string())?;
