@@ -22,6 +22,51 @@ enum Command {
     /// Run the broker: the Kafka protocol on 127.0.0.1:9092, data in ./idem-data.
     #[command(after_long_help = config::settings_help())]
     Serve(ServeArgs),
+    /// Run a fault-injecting Kafka proxy in front of a broker (idem or Kafka).
+    #[command(after_long_help = PROXY_HELP)]
+    Proxy(ProxyArgs),
+}
+
+const PROXY_HELP: &str = "RULES: API:ACTION[:SELECTOR][:ms=D], first match wins.
+  API       produce, fetch, metadata, init-producer-id, ... (kebab case), a key number, or any
+  ACTION    drop-response  forward, swallow the response, close: a lost acknowledgement
+            delay          hold the response ms= milliseconds
+            reset-before   close without forwarding
+            reset-after    forward, then close before the response
+            duplicate      forward twice, drop the copy's response
+            blackhole      swallow the request, never answer
+  SELECTOR  every=N | first=N | prob=P (seeded by --seed); none: every request
+
+EXAMPLES:
+  idem proxy --upstream 127.0.0.1:9092 --listen 127.0.0.1:19092 --rule produce:drop-response:every=10
+  idem proxy --upstream 127.0.0.1:9092 --rule produce:drop-response:first=1 --control 127.0.0.1:19099
+  curl -X PUT --data 'fetch:delay:prob=0.5:ms=200' http://127.0.0.1:19099/rules
+  curl http://127.0.0.1:19099/stats";
+
+#[derive(Debug, Args)]
+struct ProxyArgs {
+    /// The broker to forward to, host:port.
+    #[arg(long, value_name = "HOST:PORT")]
+    upstream: String,
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:19092")]
+    listen: String,
+    /// Address written into Metadata/FindCoordinator/DescribeCluster responses (default: the
+    /// bound address), so clients keep connecting through the proxy.
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise: Option<String>,
+    /// A fault rule (repeatable); see RULES below.
+    #[arg(long = "rule", value_name = "RULE")]
+    rules: Vec<String>,
+    /// Seed of the random generator behind prob= rules.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// HTTP control port: GET /stats, GET /rules, PUT /rules, POST /rules.
+    #[arg(long, value_name = "HOST:PORT")]
+    control: Option<String>,
+    /// Log filter (RUST_LOG syntax).
+    #[arg(long, value_name = "FILTER", default_value = "info")]
+    log: String,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +96,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Proxy(args) => proxy(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -89,21 +135,65 @@ fn broker_config(args: &ServeArgs) -> anyhow::Result<BrokerConfig> {
     Ok(config)
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn init_logs(filter: &str) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log)
-                .with_context(|| format!("--log {:?}", args.log))?,
+            tracing_subscriber::EnvFilter::try_new(filter)
+                .with_context(|| format!("--log {filter:?}"))?,
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = broker_config(&args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("start the async runtime")?;
-    runtime.block_on(async move {
+        .context("start the async runtime")
+}
+
+fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
+    init_logs(&args.log)?;
+    let rules = args
+        .rules
+        .iter()
+        .map(|r| idem_proxy::Rule::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = idem_proxy::ProxyConfig {
+        listen: args.listen,
+        upstream: args.upstream,
+        advertise: args.advertise,
+        rules,
+        seed: args.seed,
+        control: args.control,
+    };
+    runtime()?.block_on(async move {
+        let proxy = idem_proxy::Proxy::start(config).await?;
+        println!("idem proxy listening on {}", proxy.addr);
+        if let Some(control) = proxy.control_addr {
+            println!("control: http://{control}/stats");
+        }
+        wait_for_signal().await;
+        let stats = stats_line(&proxy);
+        eprintln!("{stats}");
+        Ok(())
+    })
+}
+
+fn stats_line(proxy: &idem_proxy::Proxy) -> String {
+    let s = proxy.stats.snapshot();
+    format!(
+        "proxy stats: connections={} requests={:?} faults={:?} rewritten={}",
+        s.connections, s.requests, s.faults, s.rewritten
+    )
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logs(&args.log)?;
+    let config = broker_config(&args)?;
+    runtime()?.block_on(async move {
         let running = idem_broker::start(config).await?;
         let stop = running.shutdown_handle();
         tokio::spawn(async move {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use idem_wire::batch::{self, BatchHeader, HEADER_LEN};
-use idem_wire::compression::{self, Codec};
+use idem_wire::compression::Codec;
+use idem_wire::records;
 
 use crate::segment::{file_name, Damage, Segment};
 use crate::storage::{self, Storage, StorageFile};
@@ -749,10 +750,10 @@ fn find_record(
     }
     let codec = header.codec().unwrap_or(Codec::None);
     let mut found = None;
-    let records = &bytes[HEADER_LEN.min(bytes.len())..];
-    let walked = compression::walk_records(
+    let section = &bytes[HEADER_LEN.min(bytes.len())..];
+    let walked = records::walk(
         codec,
-        records,
+        section,
         header.records_count,
         max_decompressed_bytes,
         |r| {

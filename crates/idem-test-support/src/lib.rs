@@ -3,15 +3,10 @@
 //! - [`Raw`]: one connection speaking the Kafka protocol with `kafka-protocol` types, plus
 //!   typed shortcuts for the requests the idempotence tests need.
 //! - [`batch`]: record batches with exact control over producer id, epoch and sequence.
-//! - [`LossyProxy`]: a Kafka-frame-aware TCP proxy that forwards Produce requests and drops
-//!   every n-th Produce response after the broker handled it, then cuts the connection: the
-//!   "lost acknowledgement" that forces a producer to retry.
 //! - [`start`]: an in-process broker on 127.0.0.1:0 in a directory.
 
-mod proxy;
 mod raw;
 
-pub use proxy::{LossyProxy, ProxyStats};
 pub use raw::{ProduceResult, Raw};
 
 use std::path::Path;
@@ -40,6 +35,23 @@ pub fn init_logs() {
 /// Starts a broker with default settings in `dir`.
 pub async fn start(dir: &Path) -> RunningBroker {
     start_with(config(dir)).await
+}
+
+/// Starts an `idem proxy` in front of `upstream` with the given rules (seed 1).
+pub async fn proxy(upstream: std::net::SocketAddr, rules: &[&str]) -> idem_proxy::Proxy {
+    idem_proxy::Proxy::start(idem_proxy::ProxyConfig {
+        listen: "127.0.0.1:0".into(),
+        upstream: upstream.to_string(),
+        advertise: None,
+        rules: rules
+            .iter()
+            .map(|r| idem_proxy::Rule::parse(r).expect("rule"))
+            .collect(),
+        seed: 1,
+        control: None,
+    })
+    .await
+    .expect("proxy starts")
 }
 
 /// Starts a broker with the given settings.

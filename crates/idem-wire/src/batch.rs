@@ -266,6 +266,14 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
     batch[OFFSET_LEADER_EPOCH..OFFSET_LEADER_EPOCH + 4].copy_from_slice(&epoch.to_be_bytes());
 }
 
+/// Sets the max timestamp and recomputes the CRC (Kafka stores what the records carry).
+pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) {
+    batch[OFFSET_MAX_TIMESTAMP..OFFSET_MAX_TIMESTAMP + 8]
+        .copy_from_slice(&max_timestamp.to_be_bytes());
+    let crc = compute_crc(batch);
+    batch[OFFSET_CRC..OFFSET_CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Marks the batch as LogAppendTime with the given broker time and recomputes the CRC, as
 /// Kafka does for topics with `message.timestamp.type=LogAppendTime`.
 pub fn set_log_append_time(batch: &mut [u8], append_time_ms: i64) {
@@ -325,12 +333,14 @@ pub fn validate_client_batch(
 ) -> Result<BatchHeader, ClientBatchError> {
     let header = match BatchHeader::parse(records) {
         Ok(h) => h,
-        // A short or magic-0/1 record set is "not exactly one v2 batch" to Kafka.
-        Err(BatchError::Magic(_)) => {
+        // Kafka: an old format (magic 0 or 1) at Produce v3+ is INVALID_RECORD; a magic it
+        // does not know at all is a corrupt record.
+        Err(BatchError::Magic(0 | 1)) => {
             return Err(ClientBatchError::Invalid(
                 "produce v3+ needs record batch magic 2",
             ))
         }
+        Err(e @ BatchError::Magic(_)) => return Err(ClientBatchError::Corrupt(e)),
         Err(BatchError::Truncated { .. }) => {
             return Err(ClientBatchError::Invalid(
                 "produce v3+ needs exactly one record batch per partition",

@@ -7,6 +7,7 @@
 //! - [`batch`]: the 61-byte record batch v2 header, parsed by hand for the zero-copy produce
 //!   path (CRC-32C check, base offset patch).
 //! - [`compression`]: codecs with a cap on decompressed bytes.
+//! - [`records`]: the records inside a batch, checked in place (Kafka's `LogValidator`).
 //! - [`versions`]: the API versions idem advertises, and which of them it answers.
 //!
 //! This crate does no I/O and never imports tokio.
@@ -14,6 +15,7 @@
 pub mod batch;
 pub mod compression;
 pub mod frame;
+pub mod records;
 pub mod request;
 pub mod schema;
 pub mod versions;

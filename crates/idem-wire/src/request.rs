@@ -49,14 +49,65 @@ pub enum DecodeError {
     Decode(String),
 }
 
-/// Decodes the request header; `frame` is advanced past it.
+/// The parts of a request header idem uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The client id; Kafka reads any negative length as null and bytes lossily as UTF-8.
+    pub client_id: Option<String>,
+}
+
+/// Reads the request header by hand (as Kafka does: a negative client id length is null, the
+/// client id is decoded lossily) and advances `frame` past it, tagged fields included.
 pub fn decode_header(
     frame: &mut Bytes,
     api_key: ApiKey,
     api_version: i16,
-) -> Result<RequestHeader, DecodeError> {
-    let header_version = api_key.request_header_version(api_version);
-    RequestHeader::decode(frame, header_version).map_err(|e| DecodeError::Header(e.to_string()))
+) -> Result<Header, DecodeError> {
+    let short = || DecodeError::Header("request header truncated".into());
+    if frame.len() < 10 {
+        return Err(short());
+    }
+    let len = i16::from_be_bytes([frame[8], frame[9]]);
+    let mut pos = 10;
+    let client_id = if len < 0 {
+        None
+    } else {
+        let end = pos + len as usize;
+        let bytes = frame.get(pos..end).ok_or_else(short)?;
+        pos = end;
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    };
+    if api_key.request_header_version(api_version) >= 2 {
+        let (count, n) = unsigned_varint(frame.get(pos..).ok_or_else(short)?)?;
+        pos += n;
+        for _ in 0..count {
+            let (_tag, n) = unsigned_varint(frame.get(pos..).ok_or_else(short)?)?;
+            pos += n;
+            let (size, n) = unsigned_varint(frame.get(pos..).ok_or_else(short)?)?;
+            pos += n;
+            pos = pos
+                .checked_add(size as usize)
+                .filter(|end| *end <= frame.len())
+                .ok_or_else(short)?;
+        }
+    }
+    let _ = frame.split_to(pos);
+    Ok(Header { client_id })
+}
+
+fn unsigned_varint(buf: &[u8]) -> Result<(u32, usize), DecodeError> {
+    let mut value = 0u32;
+    for (i, b) in buf.iter().take(5).enumerate() {
+        value |= u32::from(b & 0x7f)
+            .checked_shl(7 * i as u32)
+            .ok_or_else(|| DecodeError::Header("varint overflow".into()))?;
+        if b & 0x80 == 0 {
+            return Ok((value, i + 1));
+        }
+    }
+    Err(DecodeError::Header(
+        "malformed varint in the request header".into(),
+    ))
 }
 
 /// Checks then decodes a request body.
@@ -130,4 +181,44 @@ fn encode_frame<H: Encodable, T: Encodable>(
     body.encode(&mut buf, api_version)
         .map_err(|e| e.to_string())?;
     Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::protocol::StrBytes;
+
+    #[test]
+    fn headers_decode_like_kafka() {
+        for version in [0i16, 4, 9, 12] {
+            let header = RequestHeader::default()
+                .with_request_api_key(ApiKey::Metadata as i16)
+                .with_request_api_version(version)
+                .with_correlation_id(3)
+                .with_client_id(Some(StrBytes::from_static_str("c1")));
+            let body = kafka_protocol::messages::MetadataRequest::default();
+            let frame = encode_request(&header, ApiKey::Metadata, &body).expect("encode");
+            let mut rest = frame.slice(4..);
+            let h = decode_header(&mut rest, ApiKey::Metadata, version).expect("header");
+            assert_eq!(h.client_id.as_deref(), Some("c1"));
+            let decoded: kafka_protocol::messages::MetadataRequest =
+                decode_body(&mut rest, ApiKey::Metadata, version).expect("body");
+            assert_eq!(decoded, body);
+        }
+        // Negative lengths other than -1 are null; invalid UTF-8 is read lossily.
+        let mut odd = Bytes::from_static(&[0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xfe]);
+        assert_eq!(
+            decode_header(&mut odd, ApiKey::Metadata, 1)
+                .expect("null")
+                .client_id,
+            None
+        );
+        let mut lossy = Bytes::from_static(&[0, 3, 0, 1, 0, 0, 0, 1, 0, 2, 0xff, 0xfe]);
+        assert!(decode_header(&mut lossy, ApiKey::Metadata, 1)
+            .expect("lossy")
+            .client_id
+            .is_some());
+        let mut short = Bytes::from_static(&[0, 3, 0, 1, 0, 0, 0, 1, 0, 9, b'a']);
+        assert!(decode_header(&mut short, ApiKey::Metadata, 1).is_err());
+    }
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idem_wire::batch::{self, HEADER_LEN};
-use idem_wire::compression::{self, Codec, RecordsError};
+use idem_wire::compression::{Codec, RecordsError};
+use idem_wire::records;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 
@@ -157,17 +158,18 @@ fn produce_one(
             return err(e.code(), e.to_string());
         }
     };
-    // Compressed records are walked (never kept) under a cap, to refuse malformed batches and
-    // decompression bombs; uncompressed ones are protected by the CRC and stored as they are.
+    // Every record is walked in place (never copied or kept), as Kafka's LogValidator reads
+    // them: a batch whose records do not fit together is refused, so no consumer can be
+    // handed a poison pill. Compressed sections are decompressed as a stream under a cap.
     let codec = header.codec().unwrap_or(Codec::None);
-    if codec != Codec::None {
-        let walked = compression::for_each_record(
-            codec,
-            &records[HEADER_LEN..],
-            header.records_count,
-            broker.config().max_decompressed_bytes,
-        );
-        if let Err(e) = walked {
+    let summary = match records::check(
+        codec,
+        &records[HEADER_LEN..],
+        header.records_count,
+        broker.config().max_decompressed_bytes,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
             broker.metrics().invalid_batches.inc();
             let message = match e {
                 RecordsError::TooLarge { max } => {
@@ -177,37 +179,45 @@ fn produce_one(
             };
             return err(ec::INVALID_RECORD, message);
         }
+    };
+    let dedupe = !broker.config().unsafe_disable_dedupe;
+    if config.timestamp_type == TimestampType::LogAppendTime {
+        return partition.produce(records, &header, now, dedupe);
     }
-    if config.timestamp_type == TimestampType::CreateTime {
-        if header.max_timestamp > now.saturating_add(config.timestamp_after_max_ms) {
-            broker.metrics().invalid_batches.inc();
-            return err(
-                ec::INVALID_TIMESTAMP,
-                format!(
-                    "timestamp {} is more than message.timestamp.after.max.ms ahead of the broker",
-                    header.max_timestamp
-                ),
-            );
-        }
-        if header.base_timestamp >= 0
-            && header.base_timestamp < now.saturating_sub(config.timestamp_before_max_ms)
-        {
-            broker.metrics().invalid_batches.inc();
-            return err(
-                ec::INVALID_TIMESTAMP,
-                format!(
-                    "timestamp {} is older than message.timestamp.before.max.ms",
-                    header.base_timestamp
-                ),
-            );
-        }
+    let (lowest, highest) = summary
+        .timestamp_deltas
+        .map(|(lo, hi)| {
+            (
+                header.base_timestamp.saturating_add(lo),
+                header.base_timestamp.saturating_add(hi),
+            )
+        })
+        .unwrap_or((header.base_timestamp, header.max_timestamp));
+    if highest > now.saturating_add(config.timestamp_after_max_ms) {
+        broker.metrics().invalid_batches.inc();
+        return err(
+            ec::INVALID_TIMESTAMP,
+            format!("timestamp {highest} is more than message.timestamp.after.max.ms ahead of the broker"),
+        );
     }
-    partition.produce(
-        records,
-        &header,
-        now,
-        !broker.config().unsafe_disable_dedupe,
-    )
+    if lowest >= 0 && lowest < now.saturating_sub(config.timestamp_before_max_ms) {
+        broker.metrics().invalid_batches.inc();
+        return err(
+            ec::INVALID_TIMESTAMP,
+            format!("timestamp {lowest} is older than message.timestamp.before.max.ms"),
+        );
+    }
+    if highest == header.max_timestamp {
+        return partition.produce(records, &header, now, dedupe);
+    }
+    // Kafka stores the max timestamp the records carry, whatever the header said: the rare
+    // batch that disagrees is copied and its CRC recomputed.
+    let mut copy = records.to_vec();
+    batch::set_max_timestamp(&mut copy, highest);
+    let mut fixed = header;
+    fixed.max_timestamp = highest;
+    fixed.crc = batch::compute_crc(&copy);
+    partition.produce(&copy, &fixed, now, dedupe)
 }
 
 fn response(ctx: &Ctx, topics: Vec<TopicOutcome>) -> ProduceResponse {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use idem_test_support::{config, start_with, LossyProxy, Raw};
+use idem_test_support::{config, start_with, Raw};
 use kafka_protocol::records::RecordBatchDecoder;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -44,12 +44,13 @@ struct Report {
 
 async fn run(records: usize, drop_every: u64, dedupe: bool) -> Report {
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut proxy = LossyProxy::bind().await;
     let mut c = config(tmp.path());
-    c.advertised_listener = Some(proxy.addr().to_string());
     c.unsafe_disable_dedupe = !dedupe;
     let broker = start_with(c).await;
-    proxy.start(broker.addr, drop_every);
+    // The proxy rewrites the broker address in Metadata, so clients stay behind it.
+    let rule = format!("produce:drop-response:every={drop_every}");
+    let rules: &[&str] = if drop_every == 0 { &[] } else { &[&rule] };
+    let proxy = idem_test_support::proxy(broker.addr, rules).await;
     let mut raw = Raw::connect(broker.addr).await;
     assert_eq!(raw.create_topic(TOPIC, PARTITIONS, &[]).await, 0);
 
@@ -58,7 +59,7 @@ async fn run(records: usize, drop_every: u64, dedupe: bool) -> Report {
         cfg.set("debug", &debug).set("log_level", "7");
     }
     let producer: FutureProducer<StderrLog> = cfg
-        .set("bootstrap.servers", proxy.addr().to_string())
+        .set("bootstrap.servers", proxy.addr.to_string())
         .set("broker.address.family", "v4")
         .set("enable.idempotence", "true")
         .set("linger.ms", "2")
@@ -98,10 +99,7 @@ async fn run(records: usize, drop_every: u64, dedupe: bool) -> Report {
         }
     }
     drop(producer);
-    report.dropped_responses = proxy
-        .stats
-        .dropped
-        .load(std::sync::atomic::Ordering::Relaxed);
+    report.dropped_responses = proxy.stats.faults("drop-response");
     report.dedupe_hits = broker.broker.metrics().duplicates.get();
 
     // Read every partition back from the broker directly.

@@ -117,3 +117,12 @@ impl Raw {
         )
     }
 }
+
+/// This process's resident set size (`VmRSS` in /proc/self/status), in bytes; None where
+/// /proc is not available.
+pub fn vm_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
