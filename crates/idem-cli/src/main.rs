@@ -170,12 +170,13 @@ fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         control: args.control,
     };
     runtime()?.block_on(async move {
+        let signals = Signals::new()?;
         let proxy = idem_proxy::Proxy::start(config).await?;
         println!("idem proxy listening on {}", proxy.addr);
         if let Some(control) = proxy.control_addr {
             println!("control: http://{control}/stats");
         }
-        wait_for_signal().await;
+        signals.wait().await;
         let stats = stats_line(&proxy);
         eprintln!("{stats}");
         Ok(())
@@ -194,10 +195,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logs(&args.log)?;
     let config = broker_config(&args)?;
     runtime()?.block_on(async move {
+        let signals = Signals::new()?;
         let running = idem_broker::start(config).await?;
         let stop = running.shutdown_handle();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             tracing::info!("signal received: stopping");
             let _ = stop.send(true);
         });
@@ -205,18 +207,26 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot listen for SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGTERM and SIGINT, registered when created: a signal that arrives before the waiting
+/// starts is not lost (nor does it kill the process uncleanly).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("listen for SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("listen for SIGINT")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }

@@ -232,7 +232,11 @@ impl Log {
                 report.dropped_snapshots.push(offset);
             }
         }
-        log.write_checkpoint()?;
+        // Rewritten (synced, renamed) only when it changed: a clean start of many partitions
+        // should not cost a sync each.
+        if (log.log_start_offset, log.recovery_point) != (checkpoint_start, checkpoint_recovery) {
+            log.write_checkpoint()?;
+        }
         Ok((log, report))
     }
 

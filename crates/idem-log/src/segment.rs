@@ -303,8 +303,7 @@ impl Segment {
     ) -> Result<(), LogError> {
         let position = self.size;
         self.file
-            .write_all_at(head, position)
-            .and_then(|()| self.file.write_all_at(rest, position + 16))
+            .write_all_vectored_at(&[head, rest], position)
             .map_err(io_err("append", &self.path))?;
         self.note_batch(
             header,

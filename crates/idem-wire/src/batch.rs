@@ -266,6 +266,17 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
     batch[OFFSET_LEADER_EPOCH..OFFSET_LEADER_EPOCH + 4].copy_from_slice(&epoch.to_be_bytes());
 }
 
+/// Rewrites the producer id, epoch and base sequence (a client's epoch bump re-stamps the
+/// batches it has not had acknowledged) and recomputes the CRC.
+pub fn set_producer_state(batch: &mut [u8], producer_id: i64, epoch: i16, base_sequence: i32) {
+    batch[OFFSET_PRODUCER_ID..OFFSET_PRODUCER_ID + 8].copy_from_slice(&producer_id.to_be_bytes());
+    batch[OFFSET_PRODUCER_EPOCH..OFFSET_PRODUCER_EPOCH + 2].copy_from_slice(&epoch.to_be_bytes());
+    batch[OFFSET_BASE_SEQUENCE..OFFSET_BASE_SEQUENCE + 4]
+        .copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = compute_crc(batch);
+    batch[OFFSET_CRC..OFFSET_CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Sets the max timestamp and recomputes the CRC (Kafka stores what the records carry).
 pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) {
     batch[OFFSET_MAX_TIMESTAMP..OFFSET_MAX_TIMESTAMP + 8]
@@ -292,7 +303,12 @@ pub enum ClientBatchError {
     /// CORRUPT_MESSAGE (2): CRC mismatch or a batch whose own length is impossible.
     #[error("corrupt record batch: {0}")]
     Corrupt(BatchError),
-    /// INVALID_RECORD (87): well-formed bytes that break a rule for client batches.
+    /// INVALID_RECORD (87): not exactly one v2 batch (Kafka's `ProduceRequest` check,
+    /// before the log is reached).
+    #[error("invalid record batch: {0}")]
+    Format(&'static str),
+    /// INVALID_RECORD (87): one v2 batch that breaks a rule for client batches (Kafka's
+    /// `LogValidator`).
     #[error("invalid record batch: {0}")]
     Invalid(&'static str),
     /// MESSAGE_TOO_LARGE (10): larger than `max.message.bytes`.
@@ -309,11 +325,17 @@ pub enum ClientBatchError {
 }
 
 impl ClientBatchError {
+    /// Whether Kafka refuses this before reaching the log (it then answers a log start
+    /// offset of -1): format, CRC, size and codec-version checks; not the `LogValidator` rules.
+    pub fn before_log(&self) -> bool {
+        !matches!(self, ClientBatchError::Invalid(_))
+    }
+
     /// The Kafka error code for this refusal.
     pub fn code(&self) -> i16 {
         match self {
             ClientBatchError::Corrupt(_) => 2,
-            ClientBatchError::Invalid(_) => 87,
+            ClientBatchError::Format(_) | ClientBatchError::Invalid(_) => 87,
             ClientBatchError::TooLarge { .. } => 10,
             ClientBatchError::UnsupportedCompression => 76,
         }
@@ -336,13 +358,13 @@ pub fn validate_client_batch(
         // Kafka: an old format (magic 0 or 1) at Produce v3+ is INVALID_RECORD; a magic it
         // does not know at all is a corrupt record.
         Err(BatchError::Magic(0 | 1)) => {
-            return Err(ClientBatchError::Invalid(
+            return Err(ClientBatchError::Format(
                 "produce v3+ needs record batch magic 2",
             ))
         }
         Err(e @ BatchError::Magic(_)) => return Err(ClientBatchError::Corrupt(e)),
         Err(BatchError::Truncated { .. }) => {
-            return Err(ClientBatchError::Invalid(
+            return Err(ClientBatchError::Format(
                 "produce v3+ needs exactly one record batch per partition",
             ))
         }
@@ -350,7 +372,7 @@ pub fn validate_client_batch(
         Err(e) => return Err(ClientBatchError::Corrupt(e)),
     };
     if header.total_len() != records.len() {
-        return Err(ClientBatchError::Invalid(
+        return Err(ClientBatchError::Format(
             "produce v3+ needs exactly one record batch per partition",
         ));
     }

@@ -50,11 +50,17 @@ pub(super) fn handle(_broker: &Arc<Broker>, ctx: Ctx, req: ApiVersionsRequest) -
 }
 
 /// The answer to an ApiVersions version idem does not know: Kafka's v0 shape with
-/// UNSUPPORTED_VERSION and the table, so the client retries with a version it finds there.
+/// UNSUPPORTED_VERSION and only the ApiVersions row, so the client retries with a version it
+/// finds there.
 pub(super) fn unsupported(ctx: &Ctx) -> Response {
     let response = ApiVersionsResponse::default()
         .with_error_code(ec::UNSUPPORTED_VERSION)
-        .with_api_keys(api_keys());
+        .with_api_keys(
+            api_keys()
+                .into_iter()
+                .filter(|k| k.api_key == ApiKey::ApiVersions as i16)
+                .collect(),
+        );
     match request::encode_response(ctx.correlation_id, ApiKey::ApiVersions, 0, &response) {
         Ok(frame) => Response::Frame(frame),
         Err(e) => Response::Close(format!("cannot encode ApiVersions v0: {e}")),

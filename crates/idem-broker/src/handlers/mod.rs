@@ -111,11 +111,18 @@ pub(crate) fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Dispatch {
         version,
         correlation_id: peek.correlation_id,
     };
+    // The header is read first, whatever the version: a request whose header does not
+    // parse is closed, as Kafka closes it.
+    let mut body = frame.clone();
+    if let Err(e) = decode_header(&mut body, api_key, version) {
+        return close(e.to_string());
+    }
     if !versions::is_served(api_key, version) {
-        // Kafka answers an ApiVersions it cannot parse in the v0 shape, so the client can
-        // retry with a version it sees in the list. Produce v0-2 are advertised (old
-        // librdkafka needs it) but answered UNSUPPORTED_VERSION. Anything else: close, as
-        // Kafka does.
+        // Kafka answers an ApiVersions version it does not know in the v0 shape, so the
+        // client can retry with the version it finds there. Produce v0-2 are advertised (old
+        // librdkafka needs it): Kafka 4 closes the connection on them, idem answers
+        // UNSUPPORTED_VERSION for each partition, which tells the client why. Anything else:
+        // close, as Kafka does.
         return match api_key {
             ApiKey::ApiVersions => Dispatch::Now(api_versions::unsupported(&ctx)),
             ApiKey::Produce if (0..=2).contains(&version) => {
@@ -123,10 +130,6 @@ pub(crate) fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Dispatch {
             }
             _ => close(format!("{api_key:?} v{version} is not supported")),
         };
-    }
-    let mut body = frame;
-    if let Err(e) = decode_header(&mut body, api_key, version) {
-        return close(e.to_string());
     }
     macro_rules! route {
         ($handler:path, $ty:ty) => {

@@ -12,7 +12,9 @@ use std::time::Duration;
 use idem_wire::batch::{self, HEADER_LEN};
 use idem_wire::compression::{Codec, RecordsError};
 use idem_wire::records;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 
 use super::{str_bytes, Ctx, Dispatch, Response};
@@ -21,11 +23,33 @@ use crate::config::TimestampType;
 use crate::error_codes as ec;
 use crate::partition::{Partition, PartitionError, Produced};
 
+/// Why a partition's batch was refused, as the response reports it.
+struct Refusal {
+    code: i16,
+    message: String,
+    /// Refused before reaching the log (format, size, CRC, acks...): Kafka then answers a
+    /// log start offset of -1.
+    before_log: bool,
+    /// Records at fault (batch index, reason), reported from Produce v8.
+    record_errors: Vec<(i32, String)>,
+}
+
+impl From<PartitionError> for Refusal {
+    fn from(e: PartitionError) -> Refusal {
+        Refusal {
+            code: e.code,
+            message: e.message,
+            before_log: false,
+            record_errors: Vec::new(),
+        }
+    }
+}
+
 /// One partition's outcome, before the acks wait.
 struct Outcome {
     index: i32,
     partition: Option<Arc<Partition>>,
-    result: Result<Produced, PartitionError>,
+    result: Result<Produced, Refusal>,
 }
 
 struct TopicOutcome {
@@ -34,10 +58,22 @@ struct TopicOutcome {
     partitions: Vec<Outcome>,
 }
 
-fn err(code: i16, message: impl Into<String>) -> Result<Produced, PartitionError> {
-    Err(PartitionError {
+fn err(code: i16, message: impl Into<String>) -> Result<Produced, Refusal> {
+    Err(Refusal {
         code,
         message: message.into(),
+        before_log: false,
+        record_errors: Vec::new(),
+    })
+}
+
+/// A refusal Kafka makes before the log (ProduceRequest and request-level checks).
+fn early(code: i16, message: impl Into<String>) -> Result<Produced, Refusal> {
+    Err(Refusal {
+        code,
+        message: message.into(),
+        before_log: true,
+        record_errors: Vec::new(),
     })
 }
 
@@ -85,7 +121,7 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: ProduceRequest) -> Dis
                     .and_then(|i| topic.partitions.get(i).cloned())
             });
             let result = match (&request_error, &partition) {
-                (Some((code, message)), _) => err(*code, message.clone()),
+                (Some((code, message)), _) => early(*code, message.clone()),
                 (None, None) => err(unknown, "This server does not host this topic-partition."),
                 (None, Some(partition)) => {
                     produce_one(broker, partition, p.records.as_deref(), ctx.version, now)
@@ -146,16 +182,20 @@ fn produce_one(
     records: Option<&[u8]>,
     version: i16,
     now: i64,
-) -> Result<Produced, PartitionError> {
+) -> Result<Produced, Refusal> {
     let config = partition.config();
     let Some(records) = records else {
-        return err(ec::INVALID_RECORD, "no record batch");
+        return early(ec::INVALID_RECORD, "no record batch");
     };
     let header = match batch::validate_client_batch(records, config.max_message_bytes, version) {
         Ok(h) => h,
         Err(e) => {
             broker.metrics().invalid_batches.inc();
-            return err(e.code(), e.to_string());
+            return if e.before_log() {
+                early(e.code(), e.to_string())
+            } else {
+                err(e.code(), e.to_string())
+            };
         }
     };
     // Every record is walked in place (never copied or kept), as Kafka's LogValidator reads
@@ -182,7 +222,9 @@ fn produce_one(
     };
     let dedupe = !broker.config().unsafe_disable_dedupe;
     if config.timestamp_type == TimestampType::LogAppendTime {
-        return partition.produce(records, &header, now, dedupe);
+        return partition
+            .produce(records, &header, now, dedupe)
+            .map_err(Refusal::from);
     }
     let (lowest, highest) = summary
         .timestamp_deltas
@@ -193,22 +235,44 @@ fn produce_one(
             )
         })
         .unwrap_or((header.base_timestamp, header.max_timestamp));
-    if highest > now.saturating_add(config.timestamp_after_max_ms) {
+    let latest = now.saturating_add(config.timestamp_after_max_ms);
+    let earliest = now.saturating_sub(config.timestamp_before_max_ms);
+    if highest > latest || (lowest >= 0 && lowest < earliest) {
+        // Kafka reports every record out of range (Produce v8+ record_errors).
         broker.metrics().invalid_batches.inc();
-        return err(
-            ec::INVALID_TIMESTAMP,
-            format!("timestamp {highest} is more than message.timestamp.after.max.ms ahead of the broker"),
+        let mut record_errors = Vec::new();
+        let _ = records::walk(
+            codec,
+            &records[HEADER_LEN..],
+            header.records_count,
+            broker.config().max_decompressed_bytes,
+            |r| {
+                let ts = header.base_timestamp.saturating_add(r.timestamp_delta);
+                if ts > latest {
+                    record_errors.push((r.offset_delta, format!("timestamp {ts} is more than message.timestamp.after.max.ms ahead of the broker")));
+                } else if ts >= 0 && ts < earliest {
+                    record_errors.push((
+                        r.offset_delta,
+                        format!("timestamp {ts} is older than message.timestamp.before.max.ms"),
+                    ));
+                }
+                true
+            },
         );
-    }
-    if lowest >= 0 && lowest < now.saturating_sub(config.timestamp_before_max_ms) {
-        broker.metrics().invalid_batches.inc();
-        return err(
-            ec::INVALID_TIMESTAMP,
-            format!("timestamp {lowest} is older than message.timestamp.before.max.ms"),
-        );
+        let message = record_errors
+            .first()
+            .map_or_else(|| "timestamp out of range".to_string(), |(_, m)| m.clone());
+        return Err(Refusal {
+            code: ec::INVALID_TIMESTAMP,
+            message,
+            before_log: false,
+            record_errors,
+        });
     }
     if highest == header.max_timestamp {
-        return partition.produce(records, &header, now, dedupe);
+        return partition
+            .produce(records, &header, now, dedupe)
+            .map_err(Refusal::from);
     }
     // Kafka stores the max timestamp the records carry, whatever the header said: the rare
     // batch that disagrees is copied and its CRC recomputed.
@@ -217,7 +281,9 @@ fn produce_one(
     let mut fixed = header;
     fixed.max_timestamp = highest;
     fixed.crc = batch::compute_crc(&copy);
-    partition.produce(&copy, &fixed, now, dedupe)
+    partition
+        .produce(&copy, &fixed, now, dedupe)
+        .map_err(Refusal::from)
 }
 
 fn response(ctx: &Ctx, topics: Vec<TopicOutcome>) -> ProduceResponse {
@@ -229,7 +295,7 @@ fn response(ctx: &Ctx, topics: Vec<TopicOutcome>) -> ProduceResponse {
                 .partitions
                 .into_iter()
                 .map(|o| {
-                    let log_start = o.partition.as_ref().map_or(-1, |p| p.offsets().0);
+                    let mut log_start = o.partition.as_ref().map_or(-1, |p| p.offsets().0);
                     let mut r = PartitionProduceResponse::default().with_index(o.index);
                     match o.result {
                         Ok(produced) => {
@@ -239,9 +305,25 @@ fn response(ctx: &Ctx, topics: Vec<TopicOutcome>) -> ProduceResponse {
                             }
                         }
                         Err(e) => {
+                            if e.before_log {
+                                log_start = -1;
+                            }
                             r = r.with_error_code(e.code).with_base_offset(-1);
                             if v >= 8 {
-                                r = r.with_error_message(Some(str_bytes(&e.message)));
+                                r = r
+                                    .with_error_message(Some(str_bytes(&e.message)))
+                                    .with_record_errors(
+                                        e.record_errors
+                                            .iter()
+                                            .map(|(i, m)| {
+                                                BatchIndexAndErrorMessage::default()
+                                                    .with_batch_index(*i)
+                                                    .with_batch_index_error_message(Some(
+                                                        str_bytes(m),
+                                                    ))
+                                            })
+                                            .collect(),
+                                    );
                             }
                         }
                     }

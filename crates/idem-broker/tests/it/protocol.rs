@@ -207,22 +207,31 @@ async fn unknown_api_versions_version_gets_the_v0_shape() {
     let broker = start(tmp.path()).await;
     let mut raw = Raw::connect(broker.addr).await;
     // kafka-protocol cannot encode v99: write the header by hand (key, version, correlation
-    // id, null client id, no tagged fields) and no body.
-    let mut frame = Vec::new();
-    frame.extend_from_slice(&10i32.to_be_bytes());
-    frame.extend_from_slice(&18i16.to_be_bytes());
-    frame.extend_from_slice(&99i16.to_be_bytes());
-    frame.extend_from_slice(&7i32.to_be_bytes());
-    frame.extend_from_slice(&(-1i16).to_be_bytes());
-    raw.write_raw(&frame).await;
+    // id, null client id, the flexible header's empty tagged fields) and no body.
+    let mut request = Vec::new();
+    request.extend_from_slice(&11i32.to_be_bytes());
+    request.extend_from_slice(&18i16.to_be_bytes());
+    request.extend_from_slice(&99i16.to_be_bytes());
+    request.extend_from_slice(&7i32.to_be_bytes());
+    request.extend_from_slice(&(-1i16).to_be_bytes());
+    request.push(0);
+    raw.write_raw(&request).await;
     let mut frame = raw.read_frame().await.expect("a response");
     let _header = ResponseHeader::decode(&mut frame, 0).expect("header v0");
     let body = ApiVersionsResponse::decode(&mut frame, 0).expect("v0 body");
     assert_eq!(body.error_code, 35);
-    assert!(body
-        .api_keys
-        .iter()
-        .any(|k| k.api_key == ApiKey::ApiVersions as i16 && k.max_version == 4));
+    // Only the ApiVersions row, as Kafka answers.
+    assert_eq!(body.api_keys.len(), 1);
+    assert_eq!(
+        (body.api_keys[0].api_key, body.api_keys[0].max_version),
+        (ApiKey::ApiVersions as i16, 4)
+    );
+    // Without the tagged-fields byte the header does not parse: closed, as Kafka does.
+    let mut raw = Raw::connect(broker.addr).await;
+    let mut bare = request[..request.len() - 1].to_vec();
+    bare[..4].copy_from_slice(&10i32.to_be_bytes());
+    raw.write_raw(&bare).await;
+    assert!(raw.closed_by_peer().await);
     broker.shutdown().await.expect("shutdown");
 }
 
