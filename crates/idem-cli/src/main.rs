@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use idem_broker::config::{self, BrokerConfig};
 
+mod tools;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "idem",
@@ -25,6 +27,17 @@ enum Command {
     /// Run a fault-injecting Kafka proxy in front of a broker (idem or Kafka).
     #[command(after_long_help = PROXY_HELP)]
     Proxy(ProxyArgs),
+    /// Send lines of standard input (or a file) as records, idempotently.
+    Produce(tools::ProduceArgs),
+    /// Print records of a topic (kcat-style --format).
+    Consume(tools::ConsumeArgs),
+    /// Create, list, describe or delete topics.
+    #[command(subcommand)]
+    Topics(tools::TopicsCommand),
+    /// Show the producer ids, epochs and last sequences a partition remembers.
+    Producers(tools::ProducersArgs),
+    /// Measure produce throughput and latency (like kafka-producer-perf-test).
+    Bench(tools::BenchArgs),
 }
 
 const PROXY_HELP: &str = "RULES: API:ACTION[:SELECTOR][:ms=D], first match wins.
@@ -97,6 +110,11 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Proxy(args) => proxy(args),
+        Command::Produce(args) => client(tools::produce(args)),
+        Command::Consume(args) => client(tools::consume(args)),
+        Command::Topics(command) => client(tools::topics(command)),
+        Command::Producers(args) => client(tools::producers(args)),
+        Command::Bench(args) => client(tools::bench(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -152,6 +170,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("start the async runtime")
+}
+
+/// Runs a client command; its logs (warnings only by default) go to standard error.
+fn client(command: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_string());
+    init_logs(&filter)?;
+    runtime()?.block_on(command)
 }
 
 fn proxy(args: ProxyArgs) -> anyhow::Result<()> {

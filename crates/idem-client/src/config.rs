@@ -33,6 +33,7 @@ const KNOWN: &[&str] = &[
     "compression.type",
     "max.request.size",
     "retry.backoff.ms",
+    "retry.backoff.max.ms",
     "max.block.ms",
     "stop.on.data.loss",
     "fetch.max.wait.ms",
@@ -188,6 +189,7 @@ impl ClientConfig {
             compression,
             max_request_size,
             retry_backoff: self.millis("retry.backoff.ms", 100)?,
+            retry_backoff_max: self.millis("retry.backoff.max.ms", 1000)?,
             max_block: self.millis("max.block.ms", 60_000)?,
             stop_on_data_loss: self.parsed("stop.on.data.loss", false)?,
         })
@@ -261,10 +263,23 @@ pub struct ProducerSettings {
     pub max_request_size: usize,
     /// Pause before a retry.
     pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms`: the cap of the exponential backoff between attempts that
+    /// keep failing (metadata, producer id).
+    pub retry_backoff_max: Duration,
     /// Longest `send` waits for buffer space.
     pub max_block: Duration,
     /// (idem) Fail instead of skipping ahead when the broker's acknowledgements show a gap.
     pub stop_on_data_loss: bool,
+}
+
+impl ProducerSettings {
+    /// The pause before attempt `failures + 1` of something that keeps failing: doubling
+    /// from `retry.backoff.ms` up to `retry.backoff.max.ms`, as Kafka's clients do (without
+    /// their jitter: one producer per process here has no herd to spread).
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let doubled = self.retry_backoff.saturating_mul(1u32 << failures.min(16));
+        doubled.min(self.retry_backoff_max.max(self.retry_backoff))
+    }
 }
 
 /// What to do without a valid position.

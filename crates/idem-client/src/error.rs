@@ -119,6 +119,16 @@ pub enum Error {
     /// No version of an API is supported by both sides.
     #[error("the broker supports no version of {0} this client speaks")]
     UnsupportedApi(&'static str),
+    /// A topic's partitions were not known within `max.block.ms`.
+    #[error("topic {topic} not in metadata after {waited_ms} ms (max.block.ms){}", last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default())]
+    MetadataTimeout {
+        /// The topic.
+        topic: String,
+        /// How long the producer waited.
+        waited_ms: u64,
+        /// Why the last metadata request failed, when it did (an unreachable cluster).
+        last_error: Option<String>,
+    },
     /// The producer or consumer was closed.
     #[error("closed")]
     Closed,

@@ -490,7 +490,10 @@ impl Producer {
     }
 
     async fn partition_count(&self, topic: &str) -> Result<i32> {
-        let deadline = Instant::now() + self.inner.settings.max_block;
+        let started = Instant::now();
+        let deadline = started + self.inner.settings.max_block;
+        let mut failures = 0u32;
+        let mut last_error = None;
         loop {
             if let Some(t) = self.inner.cluster.topic(topic) {
                 if t.error_code == 0 && !t.partitions.is_empty() {
@@ -499,19 +502,30 @@ impl Producer {
                 if !crate::error::KafkaCode(t.error_code).is_retriable() && t.error_code != 0 {
                     return Err(Error::broker(t.error_code, Some(format!("topic {topic}"))));
                 }
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::broker(
-                    3,
-                    Some(format!("topic {topic} not in metadata after max.block.ms")),
-                ));
-            }
-            if let Err(e) = self.inner.cluster.refresh(Some(&[topic]), true).await {
-                if Instant::now() >= deadline {
-                    return Err(e);
+                if t.error_code != 0 {
+                    last_error = Some(crate::error::KafkaCode(t.error_code).to_string());
                 }
-                tokio::time::sleep(self.inner.settings.retry_backoff).await;
             }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::MetadataTimeout {
+                    topic: topic.to_string(),
+                    waited_ms: now.duration_since(started).as_millis() as u64,
+                    last_error,
+                });
+            }
+            match self.inner.cluster.refresh(Some(&[topic]), true).await {
+                // Look at the answer before pausing: the usual case is a topic just created.
+                Ok(()) if failures == 0 => {
+                    failures = 1;
+                    continue;
+                }
+                Ok(()) => {}
+                Err(e) => last_error = Some(e.to_string()),
+            }
+            let pause = self.inner.settings.backoff(failures);
+            failures = failures.saturating_add(1);
+            tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
     }
 

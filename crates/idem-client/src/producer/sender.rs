@@ -61,6 +61,8 @@ struct Sender {
     completions: mpsc::UnboundedSender<Completion>,
     /// One task per broker submits its requests in order.
     dispatchers: HashMap<i32, mpsc::UnboundedSender<Vec<(Tp, ReadyBatch)>>>,
+    /// InitProducerId attempts failed in a row (backoff and log volume follow it).
+    init_failures: u32,
 }
 
 /// Produce versions this client speaks: v3 is the first with v2 batches.
@@ -80,6 +82,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
         stale_topics: HashSet::new(),
         completions: tx,
         dispatchers: HashMap::new(),
+        init_failures: 0,
     };
     loop {
         while let Ok(c) = rx.try_recv() {
@@ -94,10 +97,25 @@ pub(super) async fn run(inner: Arc<Inner>) {
                     s.fatal(e);
                     return;
                 }
-                tracing::warn!("InitProducerId failed, retrying: {e}");
-                tokio::time::sleep(s.inner.settings.retry_backoff).await;
+                // A warning for the first failure and every tenth: an unreachable
+                // cluster is worth saying, not worth ten lines a second.
+                if s.init_failures.is_multiple_of(10) {
+                    tracing::warn!(
+                        failures = s.init_failures + 1,
+                        "InitProducerId failed, retrying: {e}"
+                    );
+                } else {
+                    tracing::debug!(
+                        failures = s.init_failures + 1,
+                        "InitProducerId failed, retrying: {e}"
+                    );
+                }
+                let pause = s.inner.settings.backoff(s.init_failures);
+                s.init_failures = s.init_failures.saturating_add(1);
+                tokio::time::sleep(pause).await;
                 continue;
             }
+            s.init_failures = 0;
         }
         if !s.stale_topics.is_empty() {
             let topics: Vec<Arc<str>> = s.stale_topics.drain().collect();
