@@ -16,6 +16,10 @@ impl Counter {
     pub fn inc(&self) {
         self.add(1);
     }
+    /// Adds one and returns the new value.
+    pub fn inc_get(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed) + 1
+    }
     /// The current value.
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)

@@ -316,16 +316,22 @@ impl Partition {
             Decision::Duplicate(d) => {
                 self.metrics.duplicates.inc();
                 if d.content_differs {
-                    self.metrics.duplicate_payload_mismatches.inc();
-                    tracing::warn!(
-                        topic = %self.topic,
-                        partition = self.index,
-                        producer_id = info.producer_id,
-                        epoch = info.producer_epoch,
-                        first_seq = info.base_sequence,
-                        original_offset = d.original.first_offset(),
-                        "retried batch has the sequence range of an earlier batch but different bytes; answering with the original offset as Kafka does, the new bytes are not stored"
-                    );
+                    let n = self.metrics.duplicate_payload_mismatches.inc_get();
+                    // Some clients do this on every retry (kafkajs re-encodes a retried batch
+                    // with a new timestamp): say it at the 1st, 2nd, 4th, 8th, ... time, so
+                    // it is seen without flooding the log; the metric counts every one.
+                    if n.is_power_of_two() {
+                        tracing::warn!(
+                            mismatches_so_far = n,
+                            topic = %self.topic,
+                            partition = self.index,
+                            producer_id = info.producer_id,
+                            epoch = info.producer_epoch,
+                            first_seq = info.base_sequence,
+                            original_offset = d.original.first_offset(),
+                            "retried batch has the sequence range of an earlier batch but different bytes; answering with the original offset as Kafka does, the new bytes are not stored"
+                        );
+                    }
                 }
                 return Ok(Produced {
                     base_offset: d.original.first_offset(),

@@ -28,17 +28,53 @@ enum Command {
     #[command(after_long_help = PROXY_HELP)]
     Proxy(ProxyArgs),
     /// Send lines of standard input (or a file) as records, idempotently.
+    #[command(after_long_help = PRODUCE_HELP)]
     Produce(tools::ProduceArgs),
     /// Print records of a topic (kcat-style --format).
+    #[command(after_long_help = CONSUME_HELP)]
     Consume(tools::ConsumeArgs),
     /// Create, list, describe or delete topics.
-    #[command(subcommand)]
+    #[command(subcommand, after_long_help = TOPICS_HELP)]
     Topics(tools::TopicsCommand),
     /// Show the producer ids, epochs and last sequences a partition remembers.
+    #[command(after_long_help = PRODUCERS_HELP)]
     Producers(tools::ProducersArgs),
-    /// Measure produce throughput and latency (like kafka-producer-perf-test).
-    Bench(tools::BenchArgs),
+    /// Measure throughput and latency.
+    #[command(subcommand, after_long_help = BENCH_HELP)]
+    Bench(tools::BenchCommand),
 }
+
+const PRODUCE_HELP: &str = "EXAMPLES:
+  printf 'a\\nb\\n' | idem produce -t orders
+  idem produce -t orders -K : -f keyed.txt              # lines 'key:value'
+  idem produce -t orders -H source=cli -z zstd -X linger.ms=20
+  idem produce -t orders --report acks.jsonl < lines.txt   # offsets per record, as JSON lines
+
+EXIT CODES: 0 every record acknowledged; 1 any record not delivered, or an error; 2 bad usage.";
+
+const CONSUME_HELP: &str = "EXAMPLES:
+  idem consume -t orders                                 # from the beginning to the end, values
+  idem consume -t orders -o end --follow                 # new records as they come
+  idem consume -t orders -p 0 -o 1200 -c 10 -f '%o %k=%s\\n'
+  idem consume -t orders -o @1767225600000               # from a timestamp (ms)";
+
+const TOPICS_HELP: &str = "EXAMPLES:
+  idem topics create orders -p 3 -c retention.ms=86400000
+  idem topics list
+  idem topics describe orders
+  idem topics delete orders";
+
+const PRODUCERS_HELP: &str = "EXAMPLES:
+  idem producers orders
+  idem producers orders -p 0
+
+LAST_OFFSET and LAST_APPEND_MS are idem extensions (tagged fields other brokers do not send);
+against Kafka they show '-'.";
+
+const BENCH_HELP: &str = "EXAMPLES:
+  idem bench produce -n 1000000 -s 100
+  idem bench produce -n 200000 -s 1024 --partitions 3 --json
+  idem bench produce --throughput 50000 -n 500000        # latency at a fixed rate";
 
 const PROXY_HELP: &str = "RULES: API:ACTION[:SELECTOR][:ms=D], first match wins.
   API       produce, fetch, metadata, init-producer-id, ... (kebab case), a key number, or any

@@ -69,6 +69,10 @@ pub(crate) struct ProduceArgs {
     /// Compression: none, gzip, snappy, lz4, zstd.
     #[arg(short = 'z', long, default_value = "none")]
     compression: String,
+    /// Write one JSON line per record to FILE, in input order: {"value","partition","offset"}
+    /// when acknowledged, {"value","error"} when not.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +145,13 @@ pub(crate) struct ProducersArgs {
     /// Partitions (default: all).
     #[arg(short, long)]
     partition: Vec<i32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Produce fixed-size records and report records/s, MB/s and latency percentiles (from
+    /// send to acknowledgement), like kafka-producer-perf-test.
+    Produce(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -220,7 +231,8 @@ pub(crate) async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
             headers: headers.clone(),
             timestamp: None,
         };
-        pending.push(producer.send(record).await?);
+        let value = record.value.clone();
+        pending.push((value, producer.send(record).await?));
         sent += 1;
         if progress && last_report.elapsed() > Duration::from_secs(1) {
             eprint!("\r{sent} records queued");
@@ -230,14 +242,32 @@ pub(crate) async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
     let mut failures = 0usize;
     let mut by_partition: BTreeMap<i32, usize> = BTreeMap::new();
     let mut first_error = None;
-    for f in pending {
-        match f.await {
-            Ok(m) => *by_partition.entry(m.partition).or_default() += 1,
+    let mut report = match &args.report {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?,
+        )),
+        None => None,
+    };
+    for (value, f) in pending {
+        let value = String::from_utf8_lossy(value.as_deref().unwrap_or_default()).into_owned();
+        let line = match f.await {
+            Ok(m) => {
+                *by_partition.entry(m.partition).or_default() += 1;
+                serde_json::json!({"value": value, "partition": m.partition, "offset": m.offset})
+            }
             Err(e) => {
                 failures += 1;
+                let line = serde_json::json!({"value": value, "error": e.to_string()});
                 first_error.get_or_insert(e);
+                line
             }
+        };
+        if let Some(w) = report.as_mut() {
+            writeln!(w, "{line}").context("write report")?;
         }
+    }
+    if let Some(mut w) = report {
+        w.flush().context("write report")?;
     }
     producer.close(Duration::from_secs(10)).await.ok();
     if progress {
@@ -458,23 +488,50 @@ pub(crate) async fn producers(args: ProducersArgs) -> anyhow::Result<()> {
     } else {
         args.partition
     };
-    println!(
-        "{:<10} {:>12} {:>6} {:>14} {:>15}",
-        "PARTITION", "PRODUCER_ID", "EPOCH", "LAST_SEQUENCE", "LAST_TIMESTAMP"
-    );
+    // Columns after LAST_TIMESTAMP come from idem's DescribeProducers extension; other
+    // brokers leave them "-".
+    let row = |cells: [String; 7]| {
+        println!(
+            "{:<9} {:>12} {:>5} {:>13} {:>14} {:>11} {:>14}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
+        )
+    };
+    let dash = |v: Option<i64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+    row([
+        "PARTITION",
+        "PRODUCER_ID",
+        "EPOCH",
+        "LAST_SEQUENCE",
+        "LAST_TIMESTAMP",
+        "LAST_OFFSET",
+        "LAST_APPEND_MS",
+    ]
+    .map(String::from));
     for p in partitions {
         for s in admin.describe_producers(&args.topic, p).await? {
-            println!(
-                "{:<10} {:>12} {:>6} {:>14} {:>15}",
-                p, s.producer_id, s.epoch, s.last_sequence, s.last_timestamp
-            );
+            row([
+                p.to_string(),
+                s.producer_id.to_string(),
+                s.epoch.to_string(),
+                s.last_sequence.to_string(),
+                s.last_timestamp.to_string(),
+                dash(s.last_offset),
+                dash(s.last_append_ms),
+            ]);
         }
     }
     Ok(())
 }
 
+/// Benchmarks.
+pub(crate) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Produce(args) => bench_produce(args).await,
+    }
+}
+
 /// Produces fixed-size records as fast as allowed and reports throughput and latency.
-pub(crate) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+async fn bench_produce(args: BenchArgs) -> anyhow::Result<()> {
     let config = args
         .connect
         .config()?

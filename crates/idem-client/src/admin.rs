@@ -17,6 +17,7 @@ use kafka_protocol::protocol::StrBytes;
 use crate::cluster::{Cluster, TopicInfo};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+use idem_wire::extensions as ext;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
@@ -97,6 +98,19 @@ pub struct ProducerStateInfo {
     pub last_sequence: i32,
     /// Max timestamp of its last batch.
     pub last_timestamp: i64,
+    /// Offset of the last record of its newest batch (idem only: a tagged field other
+    /// brokers do not send).
+    pub last_offset: Option<i64>,
+    /// Broker time of its last append, ms (idem only, like `last_offset`).
+    pub last_append_ms: Option<i64>,
+}
+
+/// An idem extension field of a DescribeProducers entry, if the broker sent it.
+fn tag(
+    p: &kafka_protocol::messages::describe_producers_response::ProducerState,
+    key: i32,
+) -> Option<i64> {
+    p.unknown_tagged_fields.get(&key).and_then(ext::decode_i64)
 }
 
 /// One config of a topic or broker.
@@ -323,6 +337,8 @@ impl Admin {
                 epoch: a.producer_epoch,
                 last_sequence: a.last_sequence,
                 last_timestamp: a.last_timestamp,
+                last_offset: tag(a, ext::DESCRIBE_PRODUCERS_LAST_OFFSET),
+                last_append_ms: tag(a, ext::DESCRIBE_PRODUCERS_LAST_APPEND_MS),
             })
             .collect())
     }

@@ -168,6 +168,15 @@ impl Consumer {
 
     /// The next offset a partition will return, if known.
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        // Fetched but not yet returned records come first: the position is the offset of
+        // the next record `poll` returns, as in Java's consumer, not how far fetching got.
+        if let Some(r) = self
+            .buffered
+            .iter()
+            .find(|r| r.partition == partition && &*r.topic == topic)
+        {
+            return Some(r.offset);
+        }
         match self.positions.get(&(Arc::<str>::from(topic), partition)) {
             Some(Position::At(o)) => Some(*o),
             _ => None,

@@ -130,6 +130,14 @@ async fn admin_manages_topics_offsets_and_producers() {
     let producers = admin.describe_producers("b", 0).await.expect("producers");
     assert_eq!(producers.len(), 1);
     assert_eq!(producers[0].last_sequence, 4);
+    assert_eq!(producers[0].last_timestamp, 1_004);
+    // idem's extension fields: the last record's offset, and a broker-clock append time.
+    assert_eq!(producers[0].last_offset, Some(4));
+    let append = producers[0].last_append_ms.expect("last append time");
+    assert!(
+        (append - idem_test_support::now_ms()).abs() < 60_000,
+        "{append}"
+    );
 
     let deleted = admin.delete_topics(&["a"]).await.expect("delete");
     assert!(deleted[0].is_ok());
@@ -229,6 +237,8 @@ async fn consumer_seeks_by_offset_timestamp_and_end() {
         .await
         .expect("poll");
     assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), [6, 7, 8]);
+    // The position is the next record poll returns, not how far the fetch went.
+    assert_eq!(consumer.position("s", 0), Some(9));
     assert_eq!(
         consumer.seek("s", 0, Seek::Offset(18)).await.expect("seek"),
         18

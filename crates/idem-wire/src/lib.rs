@@ -14,6 +14,7 @@
 
 pub mod batch;
 pub mod compression;
+pub mod extensions;
 pub mod frame;
 pub mod records;
 pub mod request;

@@ -18,6 +18,7 @@ use kafka_protocol::messages::{
 use super::{str_bytes, Ctx, Dispatch};
 use crate::broker::Broker;
 use crate::error_codes as ec;
+use idem_wire::extensions as ext;
 
 /// Retriable: the client tries again (Kafka answers it while a new id block is on its way).
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
@@ -105,6 +106,19 @@ pub(super) fn describe_producers(
                                         .with_last_timestamp(e.last_timestamp)
                                         .with_coordinator_epoch(e.coordinator_epoch)
                                         .with_current_txn_start_offset(-1)
+                                        .with_unknown_tagged_fields(
+                                            [
+                                                (
+                                                    ext::DESCRIBE_PRODUCERS_LAST_OFFSET,
+                                                    ext::encode_i64(e.last_offset()),
+                                                ),
+                                                (
+                                                    ext::DESCRIBE_PRODUCERS_LAST_APPEND_MS,
+                                                    ext::encode_i64(e.last_append_ms),
+                                                ),
+                                            ]
+                                            .into(),
+                                        )
                                 })
                                 .collect(),
                         ),

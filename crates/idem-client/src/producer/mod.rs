@@ -238,6 +238,87 @@ pub(crate) struct ReadyBatch {
 }
 
 impl ReadyBatch {
+    /// Splits a batch the broker refused as too large (MESSAGE_TOO_LARGE) into two halves
+    /// by record count, as Java's producer splits one; the halves keep the batch's place
+    /// and, when it had one, its stamp (the first half its base sequence, the second the
+    /// sequence after the first half). Halving always makes progress, where Java's split
+    /// by `batch.size` loops when the topic's limit is below it (KAFKA-8350). A batch of
+    /// one record, or one that cannot be decoded, comes back unchanged.
+    pub(crate) fn split(
+        mut self,
+        codec: idem_wire::compression::Codec,
+    ) -> std::result::Result<(ReadyBatch, ReadyBatch), ReadyBatch> {
+        if self.count < 2 {
+            return Err(self);
+        }
+        let bytes = bytes::Bytes::from(self.bytes.clone());
+        let Ok((_, records)) = idem_wire::records::decode_batch(&bytes, u64::MAX) else {
+            return Err(self);
+        };
+        if records.len() != self.pending.len() {
+            return Err(self);
+        }
+        let half = records.len() / 2;
+        let encode = |rs: &[idem_wire::records::Record]| {
+            let base = rs[0].timestamp;
+            let mut out = Vec::new();
+            for (i, r) in rs.iter().enumerate() {
+                let headers: Vec<(&str, Option<&[u8]>)> = r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_deref()))
+                    .collect();
+                idem_wire::records::encode_record(
+                    &mut out,
+                    &idem_wire::records::RecordParts {
+                        offset_delta: i as i32,
+                        timestamp_delta: r.timestamp - base,
+                        key: r.key.as_deref(),
+                        value: r.value.as_deref(),
+                        headers: &headers,
+                    },
+                );
+            }
+            let max = rs.iter().map(|r| r.timestamp).max().unwrap_or(base);
+            seal(out, rs.len() as i32, base, max, codec)
+        };
+        let second_pending = self.pending.split_off(half);
+        let mut first = ReadyBatch {
+            created: self.created,
+            bytes: encode(&records[..half]),
+            count: half as i32,
+            pending: self.pending,
+            stamp: self.stamp,
+            attempts: self.attempts,
+            not_before: None,
+            outcome_unknown: false,
+        };
+        let mut second = ReadyBatch {
+            created: self.created,
+            bytes: encode(&records[half..]),
+            count: (records.len() - half) as i32,
+            pending: second_pending,
+            stamp: self.stamp.map(|s| Stamp {
+                base_sequence: idem_wire::batch::increment_sequence(s.base_sequence, half as i32),
+                ..s
+            }),
+            attempts: self.attempts,
+            not_before: None,
+            outcome_unknown: false,
+        };
+        for b in [&mut first, &mut second] {
+            if let Some(s) = b.stamp {
+                idem_wire::batch::set_producer_state(
+                    &mut b.bytes,
+                    s.producer_id,
+                    s.epoch,
+                    s.base_sequence,
+                );
+            }
+        }
+        Ok((first, second))
+    }
+
     fn last_sequence(&self) -> Option<i32> {
         self.stamp
             .map(|s| idem_wire::batch::increment_sequence(s.base_sequence, self.count - 1))
@@ -564,6 +645,40 @@ impl Producer {
 
 /// Moves a partition's open batch to its ready queue: records compressed, header written
 /// (producer fields are stamped at first send), the sticky partition moved on.
+/// A whole v2 batch around encoded records, compressed with `codec`; producer fields unset.
+fn seal(
+    records: Vec<u8>,
+    count: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    codec: idem_wire::compression::Codec,
+) -> Vec<u8> {
+    let (records, codec) = match idem_wire::compression::compress(codec, &records) {
+        Ok(c) => (c, codec),
+        // A codec that fails on valid input is a bug in the codec: send uncompressed.
+        Err(_) => (records, idem_wire::compression::Codec::None),
+    };
+    idem_wire::batch::RawBatch {
+        header: idem_wire::batch::BatchHeader {
+            base_offset: 0,
+            batch_length: 0,
+            partition_leader_epoch: -1,
+            magic: idem_wire::batch::MAGIC_V2,
+            crc: 0,
+            attributes: i16::from(codec.id()),
+            last_offset_delta: count - 1,
+            base_timestamp,
+            max_timestamp,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            records_count: count,
+        },
+        records,
+    }
+    .to_bytes()
+}
+
 pub(crate) fn close_open_batch(
     shared: &mut Shared,
     topic: &str,
@@ -578,32 +693,13 @@ pub(crate) fn close_open_batch(
         return;
     };
     let count = open.pending.len() as i32;
-    let (records, codec) =
-        match idem_wire::compression::compress(settings.compression, &open.records) {
-            Ok(c) => (c, settings.compression),
-            // A codec that fails on valid input is a bug in the codec: send uncompressed.
-            Err(_) => (open.records, idem_wire::compression::Codec::None),
-        };
-    let attributes = i16::from(codec.id());
-    let bytes = idem_wire::batch::RawBatch {
-        header: idem_wire::batch::BatchHeader {
-            base_offset: 0,
-            batch_length: 0,
-            partition_leader_epoch: -1,
-            magic: idem_wire::batch::MAGIC_V2,
-            crc: 0,
-            attributes,
-            last_offset_delta: count - 1,
-            base_timestamp: open.base_timestamp,
-            max_timestamp: open.max_timestamp,
-            producer_id: -1,
-            producer_epoch: -1,
-            base_sequence: -1,
-            records_count: count,
-        },
-        records,
-    }
-    .to_bytes();
+    let bytes = seal(
+        open.records,
+        count,
+        open.base_timestamp,
+        open.max_timestamp,
+        settings.compression,
+    );
     queue.ready.push_back(ReadyBatch {
         created: open.created,
         bytes,

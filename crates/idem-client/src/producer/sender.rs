@@ -290,6 +290,11 @@ impl Sender {
                 );
                 self.identity = Some(next);
                 self.bump_needed = false;
+                // Quiet partitions move to the new epoch now, not at the next wake-up
+                // (there may be none until a delivery timeout).
+                for queue in shared.partitions.values_mut() {
+                    settle(queue, self.identity);
+                }
             }
             if !settings.idempotence || (self.identity.is_some() && !self.bump_needed) {
                 self.drain(&mut shared, now, &mut requests, &mut wake_at);
@@ -502,6 +507,32 @@ impl Sender {
                                 self.fatal(Error::broker(code, None));
                                 finished.push((tp, batch, Err(Error::broker(code, None))));
                                 return self.finish_all(finished);
+                            }
+                            // Too large for the broker: halves may fit. Their sequences
+                            // restart under a new epoch (the one Java bumps for any failed
+                            // batch) so the 5-batch window still holds for every batch.
+                            10 if batch.count > 1 && !batch.outcome_unknown => {
+                                let stamped = batch.stamp.is_some();
+                                match batch.split(settings.compression) {
+                                    Ok((first, second)) => {
+                                        tracing::info!(topic = %tp.0, partition = tp.1, records = first.count + second.count, "MESSAGE_TOO_LARGE: splitting the batch in two");
+                                        if settings.idempotence && stamped {
+                                            queue.reset_pending = true;
+                                            insert_in_order(queue, second);
+                                            insert_in_order(queue, first);
+                                        } else {
+                                            queue.ready.push_front(second);
+                                            queue.ready.push_front(first);
+                                        }
+                                    }
+                                    Err(batch) => {
+                                        if settings.idempotence && batch.stamp.is_some() {
+                                            queue.reset_pending = true;
+                                        }
+                                        acknowledge(queue, &batch);
+                                        finished.push((tp, batch, Err(Error::broker(code, None))));
+                                    }
+                                }
                             }
                             _ if kafka.is_retriable() => {
                                 self.retry_or_fail(
