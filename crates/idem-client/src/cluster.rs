@@ -187,6 +187,17 @@ impl Cluster {
             .cloned()
     }
 
+    /// A known topic's error code and partition count, without copying its metadata (the
+    /// producer asks this for every record).
+    pub fn topic_summary(&self, name: &str) -> Option<(i16, usize)> {
+        self.metadata
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .topics
+            .get(name)
+            .map(|t| (t.error_code, t.partitions.len()))
+    }
+
     /// All known topics.
     pub fn topics(&self) -> Vec<TopicInfo> {
         let md = self.metadata.lock().unwrap_or_else(|p| p.into_inner());

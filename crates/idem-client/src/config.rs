@@ -175,7 +175,10 @@ impl ClientConfig {
                 )))
             }
         };
-        let batch_size: usize = self.parsed("batch.size", 16_384)?;
+        // 1,000,000 like librdkafka and franz-go, not Java's 16384: one Produce request
+        // carries one batch per partition, so small batches cap a busy partition at
+        // (5 in flight × 16 KiB) per round trip. Memory stays bounded by buffer.memory.
+        let batch_size: usize = self.parsed("batch.size", 1_000_000)?;
         let max_request_size: usize = self.parsed("max.request.size", 1_048_576)?;
         Ok(ProducerSettings {
             acks,

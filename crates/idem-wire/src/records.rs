@@ -332,22 +332,46 @@ fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
     }
 }
 
-/// Appends one record, length-prefixed, in Kafka's v2 record format.
-pub fn encode_record(out: &mut Vec<u8>, r: &RecordParts<'_>) {
-    let mut body =
-        Vec::with_capacity(16 + r.key.map_or(0, <[u8]>::len) + r.value.map_or(0, <[u8]>::len));
-    body.push(0); // attributes: unused in v2
-    put_varlong(&mut body, r.timestamp_delta);
-    put_varlong(&mut body, i64::from(r.offset_delta));
-    put_bytes(&mut body, r.key);
-    put_bytes(&mut body, r.value);
-    put_varlong(&mut body, r.headers.len() as i64);
-    for (k, v) in r.headers {
-        put_bytes(&mut body, Some(k.as_bytes()));
-        put_bytes(&mut body, *v);
+fn varlong_len(v: i64) -> usize {
+    let z = ((v << 1) ^ (v >> 63)) as u64;
+    // 7 bits per byte; zero still takes one.
+    (64 - (z | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn bytes_len(b: Option<&[u8]>) -> usize {
+    match b {
+        Some(b) => varlong_len(b.len() as i64) + b.len(),
+        None => 1,
     }
-    put_varlong(out, body.len() as i64);
-    out.extend_from_slice(&body);
+}
+
+/// Appends one record, length-prefixed, in Kafka's v2 record format. The length is computed
+/// first, so the record is written straight into `out` (the producer calls this per record).
+pub fn encode_record(out: &mut Vec<u8>, r: &RecordParts<'_>) {
+    let body_len = 1
+        + varlong_len(r.timestamp_delta)
+        + varlong_len(i64::from(r.offset_delta))
+        + bytes_len(r.key)
+        + bytes_len(r.value)
+        + varlong_len(r.headers.len() as i64)
+        + r.headers
+            .iter()
+            .map(|(k, v)| bytes_len(Some(k.as_bytes())) + bytes_len(*v))
+            .sum::<usize>();
+    out.reserve(body_len + 5);
+    put_varlong(out, body_len as i64);
+    let start = out.len();
+    out.push(0); // attributes: unused in v2
+    put_varlong(out, r.timestamp_delta);
+    put_varlong(out, i64::from(r.offset_delta));
+    put_bytes(out, r.key);
+    put_bytes(out, r.value);
+    put_varlong(out, r.headers.len() as i64);
+    for (k, v) in r.headers {
+        put_bytes(out, Some(k.as_bytes()));
+        put_bytes(out, *v);
+    }
+    debug_assert_eq!(out.len() - start, body_len);
 }
 
 /// A record read back from a batch.
@@ -467,6 +491,20 @@ mod tests {
     use super::*;
     use crate::batch::encode_simple_records;
     use crate::compression::compress;
+
+    #[test]
+    fn varlong_len_matches_what_is_written() {
+        let mut edges = vec![0i64, 1, -1, i64::MAX, i64::MIN];
+        for shift in 0..63 {
+            let p = 1i64 << shift;
+            edges.extend([p - 1, p, p + 1, -p, -p - 1, -p + 1]);
+        }
+        for v in edges {
+            let mut out = Vec::new();
+            put_varlong(&mut out, v);
+            assert_eq!(varlong_len(v), out.len(), "{v}");
+        }
+    }
 
     const ALL: [Codec; 5] = [
         Codec::None,

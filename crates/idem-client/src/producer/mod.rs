@@ -352,6 +352,8 @@ pub(crate) struct PartitionQueue {
 pub(crate) struct Shared {
     pub(crate) partitions: BTreeMap<(Arc<str>, i32), PartitionQueue>,
     sticky: HashMap<String, i32>,
+    /// One shared name per topic, so queuing a record allocates none.
+    names: HashMap<String, Arc<str>>,
     /// Close every open batch now (flush, close).
     pub(crate) flush_requested: bool,
     /// Records accepted by `send` and not yet completed.
@@ -473,13 +475,15 @@ impl Producer {
 
     async fn enqueue(&self, items: Vec<(ProducerRecord, Waiter)>) -> Result<()> {
         self.check_usable()?;
-        // Partition counts of new topics (Kafka's producer lets Metadata create topics).
-        let mut counts: HashMap<String, i32> = HashMap::new();
-        for (r, _) in &items {
-            if counts.contains_key(&r.topic) {
-                continue;
-            }
-            counts.insert(r.topic.clone(), self.partition_count(&r.topic).await?);
+        // Partition counts, one per item (waiting for metadata of new topics: Kafka's
+        // producer lets Metadata create them).
+        let mut counts: Vec<i32> = Vec::with_capacity(items.len());
+        for (i, (r, _)) in items.iter().enumerate() {
+            let count = match i.checked_sub(1) {
+                Some(prev) if items[prev].0.topic == r.topic => counts[prev],
+                _ => self.partition_count(&r.topic).await?,
+            };
+            counts.push(count);
         }
         let size: usize = items.iter().map(|(r, _)| r.encoded_size_hint()).sum();
         if size > self.inner.settings.buffer_memory {
@@ -487,21 +491,25 @@ impl Producer {
                 "{size} bytes of records exceed buffer.memory"
             )));
         }
-        let permits = tokio::time::timeout(
-            self.inner.settings.max_block,
-            self.inner
-                .memory
-                .acquire_many(u32::try_from(size).unwrap_or(u32::MAX)),
-        )
-        .await
-        .map_err(|_| Error::Config("buffer.memory full for max.block.ms".into()))?
-        .map_err(|_| Error::Closed)?;
+        let wanted = u32::try_from(size).unwrap_or(u32::MAX);
+        // Space is usually free: take it without arming a timer (and reading the clock).
+        let permits = match self.inner.memory.try_acquire_many(wanted) {
+            Ok(permits) => permits,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(tokio::sync::TryAcquireError::NoPermits) => tokio::time::timeout(
+                self.inner.settings.max_block,
+                self.inner.memory.acquire_many(wanted),
+            )
+            .await
+            .map_err(|_| Error::Config("buffer.memory full for max.block.ms".into()))?
+            .map_err(|_| Error::Closed)?,
+        };
         // From here on nothing awaits: the records are queued atomically.
         permits.forget();
         let now = crate::now_ms();
+        let mut wake = false;
         let mut shared = self.inner.shared.lock().unwrap_or_else(|p| p.into_inner());
-        for (record, waiter) in items {
-            let partitions = counts[&record.topic];
+        for ((record, waiter), partitions) in items.into_iter().zip(counts) {
             let partition = match record.partition {
                 Some(p) if (0..partitions).contains(&p) => p,
                 Some(p) => {
@@ -518,21 +526,48 @@ impl Producer {
                 }
                 None => match &record.key {
                     Some(key) => partitioner::keyed(key, partitions),
-                    None => *shared
-                        .sticky
-                        .entry(record.topic.clone())
-                        .or_insert_with(|| {
-                            rand::Rng::gen_range(&mut rand::thread_rng(), 0..partitions)
-                        }),
+                    None => match shared.sticky.get(record.topic.as_str()) {
+                        Some(p) => *p,
+                        None => {
+                            let p = rand::Rng::gen_range(&mut rand::thread_rng(), 0..partitions);
+                            shared.sticky.insert(record.topic.clone(), p);
+                            p
+                        }
+                    },
                 },
             };
             let size = record.encoded_size_hint();
             let timestamp = record.timestamp.unwrap_or(now);
-            let key = (Arc::<str>::from(record.topic.as_str()), partition);
+            let name = match shared.names.get(record.topic.as_str()) {
+                Some(name) => Arc::clone(name),
+                None => {
+                    let name: Arc<str> = Arc::from(record.topic.as_str());
+                    shared.names.insert(record.topic.clone(), Arc::clone(&name));
+                    name
+                }
+            };
+            let key = (name, partition);
+            // A record that would take the open batch past batch.size goes to a new one (as
+            // in Java), so batches stay within it unless one record alone is larger.
+            let overflows = shared
+                .partitions
+                .get(&key)
+                .and_then(|q| q.open.as_ref())
+                .is_some_and(|open| {
+                    !open.pending.is_empty()
+                        && open.records.len() + size > self.inner.settings.batch_size
+                });
+            if overflows {
+                close_open_batch(&mut shared, &record.topic, partition, &self.inner.settings);
+            }
             let queue = shared.partitions.entry(key).or_default();
+            // The sender must hear of a new batch (to time its linger) or a closed one;
+            // a record added to an open batch changes nothing it waits for.
+            wake |= overflows || queue.open.is_none();
             let batch = queue.open.get_or_insert_with(|| OpenBatch {
                 created: Instant::now(),
-                records: Vec::with_capacity(self.inner.settings.batch_size.min(1 << 20)),
+                // Grown as records come: most batches never reach batch.size.
+                records: Vec::with_capacity(self.inner.settings.batch_size.min(16 << 10)),
                 pending: Vec::new(),
                 base_timestamp: timestamp,
                 max_timestamp: timestamp,
@@ -561,12 +596,15 @@ impl Producer {
             let full = batch.records.len() >= self.inner.settings.batch_size;
             shared.outstanding += 1;
             if full {
+                wake = true;
                 let topic = record.topic.clone();
                 close_open_batch(&mut shared, &topic, partition, &self.inner.settings);
             }
         }
         drop(shared);
-        self.inner.wake.notify_one();
+        if wake {
+            self.inner.wake.notify_one();
+        }
         Ok(())
     }
 
@@ -576,15 +614,15 @@ impl Producer {
         let mut failures = 0u32;
         let mut last_error = None;
         loop {
-            if let Some(t) = self.inner.cluster.topic(topic) {
-                if t.error_code == 0 && !t.partitions.is_empty() {
-                    return Ok(t.partitions.len() as i32);
+            if let Some((code, partitions)) = self.inner.cluster.topic_summary(topic) {
+                if code == 0 && partitions > 0 {
+                    return Ok(partitions as i32);
                 }
-                if !crate::error::KafkaCode(t.error_code).is_retriable() && t.error_code != 0 {
-                    return Err(Error::broker(t.error_code, Some(format!("topic {topic}"))));
+                if !crate::error::KafkaCode(code).is_retriable() && code != 0 {
+                    return Err(Error::broker(code, Some(format!("topic {topic}"))));
                 }
-                if t.error_code != 0 {
-                    last_error = Some(crate::error::KafkaCode(t.error_code).to_string());
+                if code != 0 {
+                    last_error = Some(crate::error::KafkaCode(code).to_string());
                 }
             }
             let now = Instant::now();
