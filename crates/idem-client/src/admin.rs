@@ -147,6 +147,9 @@ impl Admin {
     }
 
     /// Creates topics; one result per topic, in order.
+    ///
+    /// Cancel-safe: dropping the future leaves the client usable; a request already sent
+    /// may still take effect on the broker (as with any lost response).
     pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<Vec<Result<()>>> {
         let conn = self.cluster.any_connection().await?;
         let version = conn.version(ApiKey::CreateTopics, (2, 7))?;
@@ -194,6 +197,9 @@ impl Admin {
     }
 
     /// Deletes topics by name; one result per topic, in order.
+    ///
+    /// Cancel-safe: dropping the future leaves the client usable; a request already sent
+    /// may still take effect on the broker (as with any lost response).
     pub async fn delete_topics(&self, names: &[&str]) -> Result<Vec<Result<()>>> {
         let conn = self.cluster.any_connection().await?;
         let version = conn.version(ApiKey::DeleteTopics, (1, 5))?;
@@ -227,12 +233,18 @@ impl Admin {
     }
 
     /// Every topic, with partitions and leaders.
+    ///
+    /// Cancel-safe: dropping the future leaves the client usable; a request already sent
+    /// may still take effect on the broker (as with any lost response).
     pub async fn list_topics(&self) -> Result<Vec<TopicInfo>> {
         self.cluster.refresh(None, false).await?;
         Ok(self.cluster.topics())
     }
 
     /// One topic; an error if it does not exist.
+    ///
+    /// Cancel-safe: dropping the future leaves the client usable; a request already sent
+    /// may still take effect on the broker (as with any lost response).
     pub async fn describe_topic(&self, name: &str) -> Result<TopicInfo> {
         self.cluster.refresh(Some(&[name]), false).await?;
         match self.cluster.topic(name) {
@@ -243,6 +255,9 @@ impl Admin {
     }
 
     /// Grows a topic to `count` partitions.
+    ///
+    /// Cancel-safe: dropping the future leaves the client usable; a request already sent
+    /// may still take effect on the broker (as with any lost response).
     pub async fn create_partitions(&self, topic: &str, count: i32) -> Result<()> {
         let conn = self.cluster.any_connection().await?;
         let version = conn.version(ApiKey::CreatePartitions, (0, 3))?;
@@ -269,6 +284,9 @@ impl Admin {
     }
 
     /// ListOffsets for one partition, asked of its leader.
+    ///
+    /// Cancel-safe: dropping the future leaves the client usable; a request already sent
+    /// may still take effect on the broker (as with any lost response).
     pub async fn list_offset(
         &self,
         topic: &str,
@@ -303,6 +321,9 @@ impl Admin {
     }
 
     /// The producers a partition remembers (DescribeProducers, KIP-664).
+    ///
+    /// Cancel-safe: dropping the future leaves the client usable; a request already sent
+    /// may still take effect on the broker (as with any lost response).
     pub async fn describe_producers(
         &self,
         topic: &str,
@@ -344,6 +365,9 @@ impl Admin {
     }
 
     /// A topic's configs.
+    ///
+    /// Cancel-safe: dropping the future leaves the client usable; a request already sent
+    /// may still take effect on the broker (as with any lost response).
     pub async fn describe_topic_configs(&self, topic: &str) -> Result<Vec<ConfigEntry>> {
         let conn = self.cluster.any_connection().await?;
         let version = conn.version(ApiKey::DescribeConfigs, (1, 4))?;

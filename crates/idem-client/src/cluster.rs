@@ -81,6 +81,8 @@ impl Cluster {
     }
 
     /// A live connection to `addr`, opening one if needed.
+    ///
+    /// Cancel-safe: a connection or metadata update is stored only once complete.
     pub async fn connection_to(&self, addr: &str) -> Result<Arc<Connection>> {
         let mut conns = self.connections.lock().await;
         if let Some(c) = conns.get(addr) {
@@ -94,6 +96,8 @@ impl Cluster {
     }
 
     /// A live connection to broker `node`.
+    ///
+    /// Cancel-safe: a connection or metadata update is stored only once complete.
     pub async fn connection(&self, node: i32) -> Result<Arc<Connection>> {
         let addr = self
             .metadata
@@ -109,6 +113,8 @@ impl Cluster {
     }
 
     /// A connection to any broker: a known one, else a bootstrap address.
+    ///
+    /// Cancel-safe: a connection or metadata update is stored only once complete.
     pub async fn any_connection(&self) -> Result<Arc<Connection>> {
         let known: Vec<String> = {
             let md = self.metadata.lock().unwrap_or_else(|p| p.into_inner());
@@ -126,6 +132,8 @@ impl Cluster {
 
     /// Refreshes metadata for `topics` (all topics when `None`); topics named here that do
     /// not exist are created by the broker when `auto_create` and the broker allows it.
+    ///
+    /// Cancel-safe: a connection or metadata update is stored only once complete.
     pub async fn refresh(&self, topics: Option<&[&str]>, auto_create: bool) -> Result<()> {
         let conn = self.any_connection().await?;
         let version = conn.version(ApiKey::Metadata, METADATA)?;

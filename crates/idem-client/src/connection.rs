@@ -90,6 +90,8 @@ fn poison(waiters: &Waiters, poisoned: &AtomicBool, addr: &str, reason: &str) {
 
 impl Connection {
     /// Connects and negotiates API versions.
+    ///
+    /// Cancel-safe: nothing is left behind but a closed socket.
     pub async fn connect(addr: &str, config: ConnectionConfig) -> Result<Connection> {
         let connect_err = |reason: String| Error::Connect {
             addr: addr.to_string(),
@@ -219,6 +221,10 @@ impl Connection {
     }
 
     /// Sends a request at `version` and decodes its response.
+    ///
+    /// Cancel-safe: dropped before its first poll, nothing is sent; after it, the request is
+    /// queued and still written, and its response is forgotten when it comes (the broker
+    /// may have applied it, as with any lost response).
     pub async fn request<Req: Encodable, Resp: Decodable>(
         &self,
         key: ApiKey,

@@ -113,6 +113,9 @@ impl Consumer {
     }
 
     /// Assigns every partition of `topic`.
+    ///
+    /// Cancel-safe: positions move only when the call completes; records fetched by a
+    /// cancelled call are fetched again.
     pub async fn assign_topic(&mut self, topic: &str) -> Result<usize> {
         let info = self.admin.describe_topic(topic).await?;
         let mut all: Vec<(String, i32)> = self
@@ -128,6 +131,9 @@ impl Consumer {
     }
 
     /// Moves a partition's position; returns the offset it resolved to.
+    ///
+    /// Cancel-safe: positions move only when the call completes; records fetched by a
+    /// cancelled call are fetched again.
     pub async fn seek(&mut self, topic: &str, partition: i32, to: Seek) -> Result<i64> {
         let offset = match to {
             Seek::Offset(o) => o,
@@ -184,6 +190,9 @@ impl Consumer {
     }
 
     /// Waits up to `timeout` for records; returns at most `max_records`, possibly none.
+    ///
+    /// Cancel-safe: positions move only when the call completes; records fetched by a
+    /// cancelled call are fetched again.
     pub async fn poll(
         &mut self,
         timeout: Duration,
