@@ -602,7 +602,7 @@ impl Partition {
 }
 
 /// The producer-state view of a batch header.
-pub(crate) fn batch_info(h: &BatchHeader) -> BatchInfo {
+pub fn batch_info(h: &BatchHeader) -> BatchInfo {
     BatchInfo {
         producer_id: h.producer_id,
         producer_epoch: h.producer_epoch,

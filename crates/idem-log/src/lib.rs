@@ -15,6 +15,7 @@
 mod index;
 mod log;
 mod segment;
+pub mod sim;
 pub mod storage;
 
 use std::path::{Path, PathBuf};
