@@ -101,6 +101,8 @@ pub struct BrokerConfig {
     pub listener: String,
     /// `advertised.listeners`: the address clients are told to use; the bound one if unset.
     pub advertised_listener: Option<String>,
+    /// `idem.http.listener` (idem): where to serve `/metrics` over HTTP; off when unset.
+    pub http_listener: Option<String>,
     /// `node.id`
     pub node_id: i32,
     /// `num.partitions`: partitions of auto-created topics and of CreateTopics with -1.
@@ -137,6 +139,7 @@ impl Default for BrokerConfig {
             data_dir: PathBuf::from("idem-data"),
             listener: "127.0.0.1:9092".to_string(),
             advertised_listener: None,
+            http_listener: None,
             node_id: 1,
             num_partitions: 1,
             auto_create_topics: true,
@@ -256,6 +259,19 @@ pub const BROKER_SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| c.advertised_listener.clone().unwrap_or_default(),
+    },
+    Setting {
+        name: "idem.http.listener",
+        doc: "(idem) HTTP address, host:port, serving /metrics (Prometheus text); off when empty.",
+        apply: |c, v| {
+            c.http_listener = if v.trim().is_empty() {
+                None
+            } else {
+                Some(strip_listener(v)?)
+            };
+            Ok(())
+        },
+        show: |c| c.http_listener.clone().unwrap_or_default(),
     },
     Setting {
         name: "node.id",

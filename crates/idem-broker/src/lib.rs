@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod config;
 pub mod error_codes;
 mod handlers;
+pub mod http;
 pub mod metrics;
 pub mod partition;
 pub mod pid;

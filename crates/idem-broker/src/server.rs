@@ -31,6 +31,8 @@ use crate::handlers::{self, Dispatch, Reply, Response};
 pub struct RunningBroker {
     /// The bound address.
     pub addr: SocketAddr,
+    /// The bound HTTP address (`idem.http.listener`), if one was configured.
+    pub http_addr: Option<SocketAddr>,
     /// The broker state (for tests and introspection).
     pub broker: Arc<Broker>,
     shutdown: watch::Sender<bool>,
@@ -59,6 +61,9 @@ impl RunningBroker {
     pub async fn abort(self) {
         self.task.abort();
         let _ = self.task.await;
+        // The side tasks (maintenance, HTTP) watch the shutdown signal; the storage is
+        // left as it is.
+        let _ = self.shutdown.send(true);
         for topic in self.broker.topics() {
             for p in &topic.partitions {
                 p.close_flusher();
@@ -81,10 +86,27 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     broker.set_bound_address(addr);
     broker.start_flushers();
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let http_addr = match broker.config().http_listener.clone() {
+        Some(http) => {
+            let l = TcpListener::bind(&http)
+                .await
+                .with_context(|| format!("bind {http} (idem.http.listener)"))?;
+            let bound = l.local_addr().context("local address")?;
+            tokio::spawn(crate::http::serve(
+                l,
+                Arc::clone(&broker),
+                shutdown_rx.clone(),
+            ));
+            tracing::info!(%bound, "serving /metrics over HTTP");
+            Some(bound)
+        }
+        None => None,
+    };
     let task = tokio::spawn(serve(Arc::clone(&broker), listener, shutdown_rx));
     tracing::info!(%addr, "idem is serving the Kafka protocol");
     Ok(RunningBroker {
         addr,
+        http_addr,
         broker,
         shutdown,
         task,

@@ -132,6 +132,9 @@ struct ServeArgs {
     /// Address clients are told to connect to, host:port (advertised.listeners).
     #[arg(long, value_name = "HOST:PORT")]
     advertised_listener: Option<String>,
+    /// Serve /metrics (Prometheus text) over HTTP at host:port (idem.http.listener).
+    #[arg(long, value_name = "HOST:PORT")]
+    http: Option<String>,
     /// Any setting by its Kafka name, e.g. --set log.segment.bytes=1048576 (repeatable;
     /// wins over the file).
     #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -181,6 +184,10 @@ fn broker_config(args: &ServeArgs) -> anyhow::Result<BrokerConfig> {
     }
     if let Some(listen) = &args.listen {
         config::apply_setting(&mut config, "listeners", listen).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(http) = &args.http {
+        config::apply_setting(&mut config, "idem.http.listener", http)
+            .map_err(anyhow::Error::msg)?;
     }
     if let Some(adv) = &args.advertised_listener {
         config::apply_setting(&mut config, "advertised.listeners", adv)

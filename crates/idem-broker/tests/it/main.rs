@@ -6,6 +6,7 @@ mod support;
 
 mod hostile;
 mod lost_acks;
+mod metrics;
 mod protocol;
 mod rdkafka_clients;
 mod scenarios;

@@ -1,0 +1,234 @@
+//! The broker's HTTP side port (`idem.http.listener`): `GET /metrics` in Prometheus text
+//! format. One request per connection, a bounded request head, a deadline per connection:
+//! it is for scrapers and tools on a trusted network, and must never cost the broker more
+//! than it costs them.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::broker::Broker;
+
+/// Largest request head read.
+const MAX_HEAD: usize = 8 * 1024;
+/// A connection gets this long to send its request and take the answer.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` turns true.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => return,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let broker = Arc::clone(&broker);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(DEADLINE, handle(stream, &broker)).await;
+        });
+    }
+}
+
+async fn handle(mut stream: TcpStream, broker: &Broker) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(512);
+    loop {
+        let mut chunk = [0u8; 1024];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+        if buf.len() > MAX_HEAD {
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                "request head too large\n",
+            )
+            .await;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf);
+    let mut parts = head.lines().next().unwrap_or_default().split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    match (method, path.split('?').next().unwrap_or_default()) {
+        ("GET", "/metrics") => {
+            let body = render(broker);
+            respond(
+                &mut stream,
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                &body,
+            )
+            .await
+        }
+        ("GET", "/") => respond(&mut stream, "200 OK", "text/plain", "idem: GET /metrics\n").await,
+        ("GET", _) => respond(&mut stream, "404 Not Found", "text/plain", "not found\n").await,
+        _ => {
+            respond(
+                &mut stream,
+                "405 Method Not Allowed",
+                "text/plain",
+                "GET only\n",
+            )
+            .await
+        }
+    }
+}
+
+async fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    kind: &str,
+    body: &str,
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// Label values escaped as the text format requires.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The metrics in Prometheus text exposition format 0.0.4.
+pub fn render(broker: &Broker) -> String {
+    let m = broker.metrics();
+    let mut out = String::with_capacity(4096);
+    let counters: [(&str, &str, u64); 14] = [
+        (
+            "idem_batches_appended_total",
+            "Record batches appended to partition logs.",
+            m.batches_appended.get(),
+        ),
+        (
+            "idem_records_appended_total",
+            "Records appended to partition logs.",
+            m.records_appended.get(),
+        ),
+        (
+            "idem_bytes_appended_total",
+            "Bytes of record batches appended.",
+            m.bytes_appended.get(),
+        ),
+        (
+            "idem_duplicates_total",
+            "Retried batches answered with their original offsets, nothing written (dedupe hits).",
+            m.duplicates.get(),
+        ),
+        (
+            "idem_duplicate_payload_mismatches_total",
+            "Duplicates whose bytes differed from the original batch.",
+            m.duplicate_payload_mismatches.get(),
+        ),
+        (
+            "idem_out_of_order_total",
+            "Batches refused with OUT_OF_ORDER_SEQUENCE_NUMBER.",
+            m.out_of_order.get(),
+        ),
+        (
+            "idem_fenced_epochs_total",
+            "Batches refused with INVALID_PRODUCER_EPOCH.",
+            m.fenced_epochs.get(),
+        ),
+        (
+            "idem_invalid_batches_total",
+            "Batches refused by validation.",
+            m.invalid_batches.get(),
+        ),
+        (
+            "idem_producer_ids_allocated_total",
+            "Producer ids handed out.",
+            m.producer_ids_allocated.get(),
+        ),
+        (
+            "idem_producers_expired_total",
+            "Producers forgotten by expiry.",
+            m.producers_expired.get(),
+        ),
+        (
+            "idem_fsyncs_total",
+            "fdatasync calls on the produce path.",
+            m.fsyncs.get(),
+        ),
+        (
+            "idem_connections_accepted_total",
+            "Kafka connections accepted.",
+            m.connections_accepted.get(),
+        ),
+        (
+            "idem_connections_refused_total",
+            "Kafka connections closed for a protocol error.",
+            m.connections_refused.get(),
+        ),
+        (
+            "idem_requests_total",
+            "Kafka requests handled.",
+            m.requests.get(),
+        ),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
+    let topics = broker.topics();
+    let gauges: [(&str, &str); 3] = [
+        (
+            "idem_log_end_offset",
+            "Next offset to be written, per partition.",
+        ),
+        (
+            "idem_high_watermark",
+            "Offset up to which records are durable and readable, per partition.",
+        ),
+        (
+            "idem_active_producers",
+            "Producer ids whose dedupe state a partition keeps.",
+        ),
+    ];
+    for (i, (name, help)) in gauges.iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for t in &topics {
+            for p in &t.partitions {
+                let value = match i {
+                    0 => p.offsets().1,
+                    1 => p.watermark().high,
+                    _ => p.producers().len() as i64,
+                };
+                let _ = writeln!(
+                    out,
+                    "{name}{{topic=\"{}\",partition=\"{}\"}} {value}",
+                    label(&t.name),
+                    p.index()
+                );
+            }
+        }
+    }
+    out
+}

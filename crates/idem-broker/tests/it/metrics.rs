@@ -1,0 +1,143 @@
+//! `GET /metrics` on `idem.http.listener`: Prometheus text that a parser accepts, with the
+//! counters and per-partition gauges the produce path moved.
+
+use std::collections::HashMap;
+
+use idem_test_support::{batch, Raw};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{config, start_with};
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    let (head, body) = out.split_once("\r\n\r\n").expect("head and body");
+    (head.to_string(), body.to_string())
+}
+
+/// Parses the text exposition format strictly enough to catch malformed output: every sample
+/// belongs to a metric declared by `# HELP` and `# TYPE` lines before it, names and labels are
+/// well formed, values are numbers.
+fn parse(text: &str) -> HashMap<String, f64> {
+    let mut declared: HashMap<String, String> = HashMap::new();
+    let mut helped = std::collections::HashSet::new();
+    let mut samples = HashMap::new();
+    let valid_name = |n: &str| {
+        !n.is_empty()
+            && n.chars().enumerate().all(|(i, c)| {
+                c == '_' || c == ':' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
+            })
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split_whitespace().next().expect("help name");
+            assert!(valid_name(name), "{line}");
+            helped.insert(name.to_string());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            let (name, kind) = (
+                parts.next().expect("type name"),
+                parts.next().expect("kind"),
+            );
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "{line}"
+            );
+            assert!(helped.contains(name), "TYPE before HELP: {line}");
+            declared.insert(name.to_string(), kind.to_string());
+            continue;
+        }
+        assert!(!line.starts_with('#'), "unknown comment: {line}");
+        if line.is_empty() {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("sample has a value");
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("value of {line}"));
+        let name = series.split('{').next().expect("name");
+        assert!(valid_name(name), "{line}");
+        if let Some(labels) = series.strip_prefix(name) {
+            if !labels.is_empty() {
+                let inner = labels
+                    .strip_prefix('{')
+                    .and_then(|l| l.strip_suffix('}'))
+                    .expect("braced labels");
+                for pair in inner.split("\",") {
+                    let (k, v) = pair.split_once("=\"").expect("label=\"value\"");
+                    assert!(valid_name(k), "{line}");
+                    assert!(!v.trim_end_matches('"').contains('"'), "{line}");
+                }
+            }
+        }
+        assert!(
+            declared.contains_key(name),
+            "sample before its TYPE: {line}"
+        );
+        assert!(
+            samples.insert(series.to_string(), value).is_none(),
+            "repeated series {series}"
+        );
+    }
+    samples
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_and_count_what_happened() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut c = config(tmp.path());
+    c.http_listener = Some("127.0.0.1:0".into());
+    let broker = start_with(c).await;
+    let http = broker.http_addr.expect("http bound");
+    let mut raw = Raw::connect(broker.addr).await;
+    assert_eq!(raw.create_topic("m.t-1", 2, &[]).await, 0);
+    let (_, pid, epoch) = raw.init_producer_id(4).await;
+    let b = batch::idempotent(pid, epoch, 0, 3);
+    assert_eq!(raw.produce("m.t-1", 1, b.clone()).await.error_code, 0);
+    // The retry: a dedupe hit.
+    assert_eq!(raw.produce("m.t-1", 1, b).await.error_code, 0);
+    // A gap: out of order.
+    let gap = batch::idempotent(pid, epoch, 10, 1);
+    assert_eq!(raw.produce("m.t-1", 1, gap).await.error_code, 45);
+
+    let (head, body) = get(http, "/metrics").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    let m = parse(&body);
+    assert_eq!(m["idem_duplicates_total"], 1.0, "{body}");
+    assert_eq!(m["idem_out_of_order_total"], 1.0);
+    assert_eq!(m["idem_records_appended_total"], 3.0);
+    assert_eq!(m["idem_batches_appended_total"], 1.0);
+    assert!(m["idem_fsyncs_total"] >= 1.0);
+    assert_eq!(
+        m["idem_log_end_offset{topic=\"m.t-1\",partition=\"1\"}"], 3.0,
+        "{body}"
+    );
+    assert_eq!(
+        m["idem_high_watermark{topic=\"m.t-1\",partition=\"1\"}"],
+        3.0
+    );
+    assert_eq!(
+        m["idem_log_end_offset{topic=\"m.t-1\",partition=\"0\"}"],
+        0.0
+    );
+    assert_eq!(
+        m["idem_active_producers{topic=\"m.t-1\",partition=\"1\"}"],
+        1.0
+    );
+
+    let (head, _) = get(http, "/nope").await;
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    // A request head that never ends is cut off at 8 KiB.
+    let mut s = tokio::net::TcpStream::connect(http).await.expect("connect");
+    let junk = vec![b'a'; 16 * 1024];
+    let _ = s.write_all(&junk).await;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await;
+    assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    broker.shutdown().await.expect("shutdown");
+}
