@@ -1,6 +1,7 @@
 //! `idem`: one binary for the broker and its tools.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -42,7 +43,26 @@ enum Command {
     /// Measure throughput and latency.
     #[command(subcommand, after_long_help = BENCH_HELP)]
     Bench(tools::BenchCommand),
+    /// Prove exactly-once: producers through lost acks and kill -9 restarts, then a checker.
+    #[command(after_long_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
 }
+
+const VERIFY_HELP: &str =
+    "Runs its own broker (this binary's `serve`, on free 127.0.0.1 ports and a fresh data
+directory under --out) behind an in-process proxy that loses produce responses, kills it
+with SIGKILL at random intervals and restarts it, then reads every partition from offset 0
+and checks: lost, duplicated, reordered, wrong offset, inconsistent offset, unacknowledged
+values stored twice. Writes OUT/history.jsonl (every value's fate, every kill and restart),
+OUT/summary.json and OUT/summary.md, and prints the summary table.
+
+EXAMPLES:
+  idem verify --kills 20                                # about two minutes
+  idem verify --duration 60m --kills 300 --rate 2500    # the long run of RELIABILITY.md
+  idem verify --self-test                               # dedupe off: must find duplicates
+
+EXIT CODES: 0 no anomaly (and the --require-* numbers reached); 1 an anomaly, a number not
+reached, or an error; with --self-test, 0 only if duplicates were found.";
 
 const PRODUCE_HELP: &str = "EXAMPLES:
   printf 'a\\nb\\n' | idem produce -t orders
@@ -91,6 +111,137 @@ EXAMPLES:
   idem proxy --upstream 127.0.0.1:9092 --rule produce:drop-response:first=1 --control 127.0.0.1:19099
   curl -X PUT --data 'fetch:delay:prob=0.5:ms=200' http://127.0.0.1:19099/rules
   curl http://127.0.0.1:19099/stats";
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// Directory for the history, the summary, the broker's log and data (must not hold data).
+    #[arg(long, value_name = "DIR", default_value = "verify-out")]
+    out: PathBuf,
+    /// Idempotent producers (idem's client).
+    #[arg(long, default_value_t = 4)]
+    producers: usize,
+    /// Partitions of the test topic.
+    #[arg(long, default_value_t = 8)]
+    partitions: i32,
+    /// Kill the broker (SIGKILL) at least this many times.
+    #[arg(long, default_value_t = 5)]
+    kills: u32,
+    /// Run at least this long (e.g. 90s, 60m, 2h); kills go on until both are reached.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    duration: Duration,
+    /// Least time from a restart to the next kill (ms).
+    #[arg(long, value_name = "MS", default_value_t = 3_000)]
+    kill_min_ms: u64,
+    /// Most time from a restart to the next kill (ms).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    kill_max_ms: u64,
+    /// Records per second, all producers together.
+    #[arg(long, default_value_t = 2_000)]
+    rate: u64,
+    /// Probability that the proxy loses a produce response after the broker handled it.
+    #[arg(long, value_name = "P", default_value_t = 0.05)]
+    drop: f64,
+    /// Seed of every random choice (kill times, lost responses).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// A broker setting for the run, NAME=VALUE (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// Fail unless at least this many values were acknowledged.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    require_acked: u64,
+    /// Fail unless the proxy lost at least this many produce responses.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    require_forced_retries: u64,
+    /// Check the checker: run with dedupe switched off in the broker
+    /// (idem.unsafe.disable.dedupe=true); succeed only if duplicates are reported.
+    #[arg(long)]
+    self_test: bool,
+    /// Log filter (RUST_LOG syntax) for verify itself (the proxy's per-fault lines are at
+    /// info, its upstream-refused lines during restarts at warn).
+    #[arg(long, value_name = "FILTER", default_value = "info,idem_proxy=error")]
+    log: String,
+}
+
+/// `90s`, `60m`, `2h`, `1500ms` or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit (ms, s, m, h)"))?;
+    let ms = match unit {
+        "ms" => n,
+        "" | "s" => n.saturating_mul(1_000),
+        "m" => n.saturating_mul(60_000),
+        "h" => n.saturating_mul(3_600_000),
+        other => return Err(format!("{other:?} is not a unit: use ms, s, m or h")),
+    };
+    Ok(Duration::from_millis(ms))
+}
+
+fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    init_logs(&args.log)?;
+    let mut sets = args.set.clone();
+    if args.self_test {
+        sets.push("idem.unsafe.disable.dedupe=true".into());
+    }
+    let options = idem_verify::Options {
+        idem_bin: std::env::current_exe().context("the path of this binary")?,
+        out: args.out.clone(),
+        data_dir: None,
+        producers: args.producers,
+        partitions: args.partitions,
+        kills: args.kills,
+        duration: args.duration,
+        kill_interval: (
+            Duration::from_millis(args.kill_min_ms),
+            Duration::from_millis(args.kill_max_ms),
+        ),
+        rate: args.rate,
+        drop_probability: args.drop,
+        seed: args.seed,
+        broker_sets: sets,
+        drain_timeout: Duration::from_secs(300),
+    };
+    let report = runtime()?.block_on(idem_verify::run(&options))?;
+    println!("{}", report.table());
+    println!("history: {}", args.out.join("history.jsonl").display());
+    let a = &report.anomalies;
+    if args.self_test {
+        if a.duplicated + a.unacked_duplicated == 0 {
+            anyhow::bail!("self-test failed: with dedupe off the checker found no duplicate");
+        }
+        println!(
+            "self-test passed: with dedupe off the checker found {} duplicated values",
+            a.duplicated + a.unacked_duplicated
+        );
+        return Ok(());
+    }
+    if a.total() > 0 {
+        anyhow::bail!("{} anomalies (see the table above)", a.total());
+    }
+    if report.totals.acked < args.require_acked {
+        anyhow::bail!(
+            "only {} values acknowledged, {} required",
+            report.totals.acked,
+            args.require_acked
+        );
+    }
+    if report.forced_retries < args.require_forced_retries {
+        anyhow::bail!(
+            "only {} forced retries, {} required",
+            report.forced_retries,
+            args.require_forced_retries
+        );
+    }
+    println!(
+        "exactly once: {} acknowledged values, each stored once, in order, at its offset",
+        report.totals.acked
+    );
+    Ok(())
+}
 
 #[derive(Debug, Args)]
 struct ProxyArgs {
@@ -154,6 +305,7 @@ fn main() -> std::process::ExitCode {
         Command::Topics(command) => client(tools::topics(command)),
         Command::Producers(args) => client(tools::producers(args)),
         Command::Bench(args) => client(tools::bench(args)),
+        Command::Verify(args) => verify(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
