@@ -52,8 +52,8 @@ const VERIFY_HELP: &str =
     "Runs its own broker (this binary's `serve`, on free 127.0.0.1 ports and a fresh data
 directory under --out) behind an in-process proxy that loses produce responses, kills it
 with SIGKILL at random intervals and restarts it, then reads every partition from offset 0
-and checks: lost, duplicated, reordered, wrong offset, inconsistent offset, unacknowledged
-values stored twice. Writes OUT/history.jsonl (every value's fate, every kill and restart),
+and checks: lost, duplicated, reordered, gaps, wrong offset, inconsistent offset,
+unacknowledged values stored twice. Writes OUT/history.jsonl (every value's fate, every kill and restart),
 OUT/summary.json and OUT/summary.md, and prints the summary table.
 
 EXAMPLES:

@@ -44,6 +44,11 @@ pub struct Anomalies {
     pub unacked_duplicated: u64,
     /// Within one (producer, partition), a value stored before one sent earlier.
     pub reordered: u64,
+    /// Unacknowledged values absent from the log while a later value of the same
+    /// (producer, partition) is present: the stream is not gapless. (Absent acknowledged
+    /// values are `lost`.) With a delivery timeout longer than the run nothing fails, so
+    /// the idempotent producer must leave no hole.
+    pub gaps: u64,
     /// Acknowledged at an offset where it is not stored.
     pub wrong_offset: u64,
     /// One offset acknowledged for two values, or holding another value than acknowledged.
@@ -61,6 +66,7 @@ impl Anomalies {
             + self.duplicated
             + self.unacked_duplicated
             + self.reordered
+            + self.gaps
             + self.wrong_offset
             + self.inconsistent_offset
             + self.foreign
@@ -223,6 +229,19 @@ pub fn check(streams: &Streams, log: &[Stored]) -> (Anomalies, Totals) {
     }
 
     for ((producer, partition), seqs) in &order {
+        let Some(&last) = seqs.iter().max() else {
+            continue;
+        };
+        let outcomes = &streams[&(producer.clone(), *partition)];
+        for (seq, o) in outcomes.iter().enumerate().take(last) {
+            let absent = !at.contains_key(&(producer.clone(), *partition, seq));
+            if absent && !matches!(o, Outcome::Acked(_)) {
+                a.gaps += 1;
+                a.note(|| {
+                    format!("{producer}:{partition}:{seq} ({o:?}) absent, {producer}:{partition}:{last} stored")
+                });
+            }
+        }
         let mut highest = None;
         for &seq in seqs {
             match highest {
@@ -264,14 +283,14 @@ mod tests {
     #[test]
     fn a_clean_history_has_no_anomaly() {
         let s = streams(&[
-            ("p0", 0, &[Acked(0), Acked(1), Failed, Unknown]),
+            ("p0", 0, &[Acked(0), Acked(1), Unknown, Failed]),
             ("p1", 0, &[Acked(2)]),
         ]);
         let log = [
             stored(0, 0, "p0:0:0"),
             stored(0, 1, "p0:0:1"),
             stored(0, 2, "p1:0:0"),
-            stored(0, 3, "p0:0:3"),
+            stored(0, 3, "p0:0:2"),
         ];
         let (a, t) = check(&s, &log);
         assert_eq!(a, Anomalies::default());
@@ -330,6 +349,14 @@ mod tests {
         let s = streams(&[("p0", 0, &[Acked(1)])]);
         let (a, _) = check(&s, &[stored(0, 0, "p0:0:0"), stored(0, 1, "p0:0:0")]);
         assert_eq!((a.duplicated, a.total()), (1, 1), "{a:?}");
+    }
+
+    #[test]
+    fn a_hole_before_a_stored_value_is_a_gap_and_an_unstored_tail_is_not() {
+        let s = streams(&[("p0", 0, &[Acked(0), Failed, Acked(1), Unknown, Failed])]);
+        let log = [stored(0, 0, "p0:0:0"), stored(0, 1, "p0:0:2")];
+        let (a, _) = check(&s, &log);
+        assert_eq!((a.gaps, a.total()), (1, 1), "{a:?}");
     }
 
     #[test]

@@ -185,6 +185,7 @@ impl Report {
             a.unacked_duplicated.to_string(),
         );
         row("**reordered**", a.reordered.to_string());
+        row("**gaps**", a.gaps.to_string());
         row("**wrong offset**", a.wrong_offset.to_string());
         row("**inconsistent offset**", a.inconsistent_offset.to_string());
         row("**foreign**", a.foreign.to_string());
