@@ -108,6 +108,18 @@ async fn respond(
     stream.shutdown().await
 }
 
+/// `OutOfOrderSequenceNumber` → `OUT_OF_ORDER_SEQUENCE_NUMBER`, Kafka's spelling.
+fn screaming(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 8);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
 /// Label values escaped as the text format requires.
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -197,6 +209,56 @@ pub fn render(broker: &Broker) -> String {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP idem_requests_by_api_total Kafka requests handled, by API.\n# TYPE idem_requests_by_api_total counter"
+    );
+    for (key, c) in m.requests_by_api.0.iter().enumerate() {
+        let n = c.get();
+        if n > 0 {
+            let name = i16::try_from(key)
+                .ok()
+                .and_then(|k| kafka_protocol::messages::ApiKey::try_from(k).ok())
+                .map_or_else(|| key.to_string(), |k| format!("{k:?}"));
+            let _ = writeln!(out, "idem_requests_by_api_total{{api=\"{name}\"}} {n}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP idem_errors_total Error codes answered, by API and code (Produce per partition, InitProducerId).\n# TYPE idem_errors_total counter"
+    );
+    let errors = m.errors.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for ((api, code), n) in errors {
+        let api_name = kafka_protocol::messages::ApiKey::try_from(api)
+            .map_or_else(|_| api.to_string(), |k| format!("{k:?}"));
+        let error = kafka_protocol::error::ResponseError::try_from_code(code)
+            .map_or_else(|| "UNKNOWN".to_string(), |e| screaming(&format!("{e:?}")));
+        let _ = writeln!(
+            out,
+            "idem_errors_total{{api=\"{api_name}\",code=\"{code}\",error=\"{}\"}} {n}",
+            label(&error)
+        );
+    }
+    let (buckets, sum_us) = m.fsync_latency.snapshot();
+    let _ = writeln!(
+        out,
+        "# HELP idem_fsync_duration_seconds fdatasync latency on the produce path.\n# TYPE idem_fsync_duration_seconds histogram"
+    );
+    for (i, count) in buckets.iter().enumerate() {
+        let le = crate::metrics::FSYNC_BUCKETS_US
+            .get(i)
+            .map_or_else(|| "+Inf".to_string(), |us| format!("{}", *us as f64 / 1e6));
+        let _ = writeln!(
+            out,
+            "idem_fsync_duration_seconds_bucket{{le=\"{le}\"}} {count}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "idem_fsync_duration_seconds_sum {}\nidem_fsync_duration_seconds_count {}",
+        sum_us as f64 / 1e6,
+        buckets.last().copied().unwrap_or(0)
+    );
     let topics = broker.topics();
     let gauges: [(&str, &str); 3] = [
         (

@@ -1,7 +1,10 @@
 //! Broker counters, shared by every connection and partition. Plain atomics: the hot path
 //! pays one relaxed increment per event.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// A monotonically increasing count.
 #[derive(Debug, Default)]
@@ -23,6 +26,56 @@ impl Counter {
     /// The current value.
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Upper bounds of the fsync latency buckets, in microseconds (the last bucket is +Inf).
+pub const FSYNC_BUCKETS_US: [u64; 12] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+];
+
+/// A latency histogram with fixed buckets (Prometheus' cumulative `le` buckets are computed
+/// when rendered; each observation is one relaxed increment here).
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; FSYNC_BUCKETS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let i = FSYNC_BUCKETS_US
+            .iter()
+            .position(|b| us <= *b)
+            .unwrap_or(FSYNC_BUCKETS_US.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Cumulative counts per bucket (the last is the total), and the sum in microseconds.
+    pub fn snapshot(&self) -> (Vec<u64>, u64) {
+        let mut total = 0;
+        let cumulative = self
+            .buckets
+            .iter()
+            .map(|b| {
+                total += b.load(Ordering::Relaxed);
+                total
+            })
+            .collect();
+        (cumulative, self.sum_us.load(Ordering::Relaxed))
+    }
+}
+
+/// One counter per API key.
+#[derive(Debug)]
+pub struct ByApi(pub [Counter; 128]);
+
+impl Default for ByApi {
+    fn default() -> ByApi {
+        ByApi(std::array::from_fn(|_| Counter::default()))
     }
 }
 
@@ -57,4 +110,31 @@ pub struct Metrics {
     pub connections_refused: Counter,
     /// Requests handled.
     pub requests: Counter,
+    /// Requests by API key (keys above 127 land in 127: none exists today).
+    pub requests_by_api: ByApi,
+    /// Error codes answered, by (API key, code): per partition for Produce, and for
+    /// InitProducerId. Guarded by a mutex: errors are rare next to requests.
+    pub errors: Mutex<BTreeMap<(i16, i16), u64>>,
+    /// fdatasync latency on the produce path.
+    pub fsync_latency: Histogram,
+}
+
+impl Metrics {
+    /// Counts a request of this API.
+    pub fn request(&self, api_key: i16) {
+        self.requests.inc();
+        self.requests_by_api.0[usize::try_from(api_key).unwrap_or(127).min(127)].inc();
+    }
+
+    /// Counts an error code answered (0 is not an error and is ignored).
+    pub fn error(&self, api_key: i16, code: i16) {
+        if code != 0 {
+            *self
+                .errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry((api_key, code))
+                .or_default() += 1;
+        }
+    }
 }

@@ -450,8 +450,10 @@ impl Partition {
                 }
                 inner.log.sync_target()
             };
+            let started = std::time::Instant::now();
             let synced = tokio::task::spawn_blocking(move || file.sync_data()).await;
             self.metrics.fsyncs.inc();
+            self.metrics.fsync_latency.observe(started.elapsed());
             let mut inner = self.lock();
             match synced {
                 Ok(Ok(())) => inner.log.mark_flushed(target),

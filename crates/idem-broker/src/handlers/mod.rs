@@ -98,10 +98,11 @@ pub(crate) fn str_bytes(s: &str) -> StrBytes {
 
 /// Decodes one request frame and runs its handler.
 pub(crate) fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Dispatch {
-    broker.metrics().requests.inc();
     let Some(peek) = request::peek(&frame) else {
+        broker.metrics().requests.inc();
         return close("frame shorter than a request header");
     };
+    broker.metrics().request(peek.api_key);
     let Ok(api_key) = ApiKey::try_from(peek.api_key) else {
         return close(format!("unknown api key {}", peek.api_key));
     };

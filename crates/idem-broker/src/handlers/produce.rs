@@ -21,6 +21,7 @@ use super::{str_bytes, Ctx, Dispatch, Response};
 use crate::broker::{now_ms, Broker};
 use crate::config::TimestampType;
 use crate::error_codes as ec;
+use crate::metrics::Metrics;
 use crate::partition::{Partition, PartitionError, Produced};
 
 /// Why a partition's batch was refused, as the response reports it.
@@ -80,6 +81,7 @@ fn early(code: i16, message: impl Into<String>) -> Result<Produced, Refusal> {
 pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: ProduceRequest) -> Dispatch {
     let acks = req.acks;
     let now = now_ms();
+    let metrics = Arc::clone(broker.metrics());
     let transactional = req.topic_data.iter().any(|t| {
         t.partition_data.iter().any(|p| {
             p.records
@@ -169,10 +171,10 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: ProduceRequest) -> Dis
                         }
                     }
                 }
-                ctx.respond(&response(&ctx, topics))
+                ctx.respond(&response(&ctx, topics, &metrics))
             }))
         }
-        _ => Dispatch::Now(ctx.respond(&response(&ctx, topics))),
+        _ => Dispatch::Now(ctx.respond(&response(&ctx, topics, &metrics))),
     }
 }
 
@@ -286,7 +288,7 @@ fn produce_one(
         .map_err(Refusal::from)
 }
 
-fn response(ctx: &Ctx, topics: Vec<TopicOutcome>) -> ProduceResponse {
+fn response(ctx: &Ctx, topics: Vec<TopicOutcome>, metrics: &Metrics) -> ProduceResponse {
     let v = ctx.version;
     let responses = topics
         .into_iter()
@@ -308,6 +310,7 @@ fn response(ctx: &Ctx, topics: Vec<TopicOutcome>) -> ProduceResponse {
                             if e.before_log {
                                 log_start = -1;
                             }
+                            metrics.error(ctx.api_key as i16, e.code);
                             r = r.with_error_code(e.code).with_base_offset(-1);
                             if v >= 8 {
                                 r = r

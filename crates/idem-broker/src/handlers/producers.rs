@@ -23,6 +23,11 @@ use idem_wire::extensions as ext;
 /// Retriable: the client tries again (Kafka answers it while a new id block is on its way).
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 
+fn respond_failed(broker: &Broker, ctx: &Ctx, code: i16) -> super::Response {
+    broker.metrics().error(ctx.api_key as i16, code);
+    ctx.respond(&failed(code))
+}
+
 fn failed(code: i16) -> InitProducerIdResponse {
     InitProducerIdResponse::default()
         .with_error_code(code)
@@ -37,16 +42,20 @@ pub(super) fn init_producer_id(
 ) -> Dispatch {
     match req.transactional_id.as_ref().map(|t| t.0.to_string()) {
         Some(id) if id.is_empty() => {
-            return Dispatch::Now(ctx.respond(&failed(ec::INVALID_REQUEST)));
+            return Dispatch::Now(respond_failed(broker, &ctx, ec::INVALID_REQUEST));
         }
         Some(_) => {
-            return Dispatch::Now(ctx.respond(&failed(ec::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)));
+            return Dispatch::Now(respond_failed(
+                broker,
+                &ctx,
+                ec::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            ));
         }
         None => {}
     }
     // v3+: both or neither of producer id and epoch (KIP-360).
     if ctx.version >= 3 && ((req.producer_id.0 == -1) != (req.producer_epoch == -1)) {
-        return Dispatch::Now(ctx.respond(&failed(ec::INVALID_REQUEST)));
+        return Dispatch::Now(respond_failed(broker, &ctx, ec::INVALID_REQUEST));
     }
     let broker = Arc::clone(broker);
     // Allocation writes a file once per block of ids: off the async threads.

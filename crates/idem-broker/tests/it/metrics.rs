@@ -74,8 +74,16 @@ fn parse(text: &str) -> HashMap<String, f64> {
                 }
             }
         }
+        // A histogram's samples are NAME_bucket, NAME_sum and NAME_count.
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| {
+                name.strip_suffix(suffix)
+                    .filter(|base| declared.get(*base).map(String::as_str) == Some("histogram"))
+            })
+            .unwrap_or(name);
         assert!(
-            declared.contains_key(name),
+            declared.contains_key(family),
             "sample before its TYPE: {line}"
         );
         assert!(
@@ -129,6 +137,34 @@ async fn metrics_are_prometheus_text_and_count_what_happened() {
         m["idem_active_producers{topic=\"m.t-1\",partition=\"1\"}"],
         1.0
     );
+
+    assert_eq!(
+        m["idem_requests_by_api_total{api=\"Produce\"}"], 3.0,
+        "{body}"
+    );
+    assert_eq!(m["idem_requests_by_api_total{api=\"InitProducerId\"}"], 1.0);
+    assert_eq!(
+        m["idem_errors_total{api=\"Produce\",code=\"45\",error=\"OUT_OF_ORDER_SEQUENCE_NUMBER\"}"],
+        1.0,
+        "{body}"
+    );
+    // The fsync histogram: cumulative buckets, +Inf equal to the count.
+    let count = m["idem_fsync_duration_seconds_count"];
+    assert!(count >= 1.0, "{body}");
+    assert_eq!(m["idem_fsync_duration_seconds_bucket{le=\"+Inf\"}"], count);
+    let buckets: Vec<f64> = body
+        .lines()
+        .filter(|l| l.starts_with("idem_fsync_duration_seconds_bucket"))
+        .map(|l| {
+            l.rsplit_once(' ')
+                .expect("value")
+                .1
+                .parse()
+                .expect("number")
+        })
+        .collect();
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert!(m["idem_fsync_duration_seconds_sum"] > 0.0);
 
     let (head, _) = get(http, "/nope").await;
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
