@@ -79,7 +79,37 @@ async fn handle(mut stream: TcpStream, broker: &Broker) -> std::io::Result<()> {
             )
             .await
         }
-        ("GET", "/") => respond(&mut stream, "200 OK", "text/plain", "idem: GET /metrics\n").await,
+        ("GET", "/") => {
+            respond(
+                &mut stream,
+                "200 OK",
+                "text/html; charset=utf-8",
+                INSPECTOR_HTML,
+            )
+            .await
+        }
+        ("GET", "/api/topics") => {
+            let body = serde_json::to_string(&crate::inspect::topics(broker)).unwrap_or_default();
+            respond(&mut stream, "200 OK", "application/json", &body).await
+        }
+        ("GET", "/api/state") => {
+            let topic = query_param(path, "topic").unwrap_or_default();
+            match crate::inspect::topic(broker, &topic, 20) {
+                Some(view) => {
+                    let body = serde_json::to_string(&view).unwrap_or_default();
+                    respond(&mut stream, "200 OK", "application/json", &body).await
+                }
+                None => {
+                    respond(
+                        &mut stream,
+                        "404 Not Found",
+                        "application/json",
+                        "{\"error\":\"no such topic\"}",
+                    )
+                    .await
+                }
+            }
+        }
         ("GET", _) => respond(&mut stream, "404 Not Found", "text/plain", "not found\n").await,
         _ => {
             respond(
@@ -106,6 +136,40 @@ async fn respond(
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
     stream.shutdown().await
+}
+
+/// The read-only producer-state inspector: one page, no external assets.
+const INSPECTOR_HTML: &str = include_str!("../assets/inspector.html");
+
+/// A query parameter, percent-decoded (`+` is a space).
+pub fn query_param(path: &str, name: &str) -> Option<String> {
+    let query = path.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'+', _) => out.push(b' '),
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 2;
+            }
+            (c, _) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `OutOfOrderSequenceNumber` → `OUT_OF_ORDER_SEQUENCE_NUMBER`, Kafka's spelling.

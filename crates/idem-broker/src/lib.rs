@@ -16,6 +16,7 @@ pub mod config;
 pub mod error_codes;
 mod handlers;
 pub mod http;
+pub mod inspect;
 pub mod metrics;
 pub mod partition;
 pub mod pid;

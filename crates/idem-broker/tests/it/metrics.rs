@@ -166,6 +166,33 @@ async fn metrics_are_prometheus_text_and_count_what_happened() {
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
     assert!(m["idem_fsync_duration_seconds_sum"] > 0.0);
 
+    // The inspector's JSON: the dedupe window and the records, as the broker holds them.
+    let (head, body) = get(http, "/api/topics").await;
+    assert!(head.contains("application/json"), "{head}");
+    assert_eq!(body, "[\"m.t-1\"]");
+    let (_, body) = get(http, "/api/state?topic=m.t-1").await;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let p1 = &v["partitions"][1];
+    assert_eq!(p1["log_end_offset"], 3, "{body}");
+    assert_eq!(p1["producers"][0]["producer_id"], pid);
+    assert_eq!(p1["producers"][0]["last_seq"], 2);
+    assert_eq!(p1["producers"][0]["batches"][0]["first_offset"], 0);
+    assert_eq!(p1["producers"][0]["batches"][0]["last_offset"], 2);
+    let records = p1["records"].as_array().expect("records");
+    assert_eq!(records.len(), 3, "{body}");
+    assert_eq!(records[2]["offset"], 2);
+    assert_eq!(records[2]["sequence"], 2);
+    assert_eq!(records[2]["value"], format!("p{pid}e{epoch}s0-2"));
+    assert_eq!(
+        v["partitions"][0]["records"].as_array().map(Vec::len),
+        Some(0)
+    );
+    let (head, _) = get(http, "/api/state?topic=nope").await;
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let (head, body) = get(http, "/").await;
+    assert!(head.contains("text/html"), "{head}");
+    assert!(body.contains("producer-state inspector"));
+
     let (head, _) = get(http, "/nope").await;
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
     // A request head that never ends is cut off at 8 KiB.
