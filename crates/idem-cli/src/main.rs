@@ -46,7 +46,19 @@ enum Command {
     /// Prove exactly-once: producers through lost acks and kill -9 restarts, then a checker.
     #[command(after_long_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// The Duplicate Fighter, live: a broker, the fault proxy and a producer behind a web page.
+    #[command(after_long_help = DEMO_HELP)]
+    Demo(DemoArgs),
 }
+
+const DEMO_HELP: &str =
+    "Starts, in this process, a broker on a temporary directory, the fault proxy in front of it,
+a producer driven by the page's buttons and a web server; prints the URL (it opens nothing).
+Ctrl-C stops everything and removes the temporary data.
+
+EXAMPLES:
+  idem demo                          # http://127.0.0.1:8080
+  idem demo --http 0.0.0.0:8080      # reachable from other machines";
 
 const VERIFY_HELP: &str =
     "Runs its own broker (this binary's `serve`, on free 127.0.0.1 ports and a fresh data
@@ -111,6 +123,35 @@ EXAMPLES:
   idem proxy --upstream 127.0.0.1:9092 --rule produce:drop-response:first=1 --control 127.0.0.1:19099
   curl -X PUT --data 'fetch:delay:prob=0.5:ms=200' http://127.0.0.1:19099/rules
   curl http://127.0.0.1:19099/stats";
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Where to serve the page, host:port.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    http: String,
+    /// How long each request is shown in flight before its answer (ms), for the eye.
+    #[arg(long, value_name = "MS", default_value_t = 400)]
+    wire_delay_ms: u64,
+    /// Log filter (RUST_LOG syntax).
+    #[arg(long, value_name = "FILTER", default_value = "warn")]
+    log: String,
+}
+
+fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    init_logs(&args.log)?;
+    runtime()?.block_on(async move {
+        let signals = Signals::new()?;
+        let running =
+            idem_demo::start(&args.http, Duration::from_millis(args.wire_delay_ms)).await?;
+        let dir = running.demo.data_dir().to_path_buf();
+        println!("Duplicate Fighter: http://{}/", running.addr);
+        println!("data: {} (removed on exit); Ctrl-C to stop", dir.display());
+        signals.wait().await;
+        running.stop().await?;
+        println!("stopped; removed {}", dir.display());
+        Ok(())
+    })
+}
 
 #[derive(Debug, Args)]
 struct VerifyArgs {
@@ -306,6 +347,7 @@ fn main() -> std::process::ExitCode {
         Command::Producers(args) => client(tools::producers(args)),
         Command::Bench(args) => client(tools::bench(args)),
         Command::Verify(args) => verify(args),
+        Command::Demo(args) => demo(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
