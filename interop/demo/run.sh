@@ -26,7 +26,7 @@ done
 [[ -x $idem ]] || { echo "run.sh: $idem is not an executable" >&2; exit 2; }
 idem=$(cd "$(dirname "$idem")" && pwd)/$(basename "$idem")
 mkdir -p "$out" && out=$(cd "$out" && pwd)
-rm -f "$out"/*.png "$out"/*.json "$out"/*.log
+rm -f "$out"/[0-9][0-9]-*.png "$out"/[0-9][0-9]-state-FAILED.json "$out"/{e2e,demo,apt,npm}.log
 
 log() { printf '[demo-e2e %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { log "FAILED: $*"; exit 1; }
@@ -37,7 +37,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 DEBIAN_FRONTEND=noninteractive
 if ! command -v chromium >/dev/null; then
   log "installing Debian's chromium (apt-get)"
   timeout 300 apt-get update -qq </dev/null >"$out/apt.log" 2>&1 || { cat "$out/apt.log"; die "apt-get update"; }
-  timeout 600 apt-get install -y -qq --no-install-recommends chromium </dev/null >>"$out/apt.log" 2>&1 \
+  timeout 600 apt-get install -y -qq chromium </dev/null >>"$out/apt.log" 2>&1 \
     || { tail -30 "$out/apt.log"; die "apt-get install chromium"; }
 fi
 # The Debian wrapper /usr/bin/chromium only adds flags; drive the browser binary itself.
