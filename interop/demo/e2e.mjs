@@ -129,11 +129,14 @@ async function act(what, doIt, kinds, timeout = WAIT_MS) {
       added = (await timeline()).slice(before);
       const has = (k) => added.some((e) => (k === DECISION ? DECISIONS.has(e.kind) : e.kind === k));
       return kinds.every(has) && added;
-    }, timeout);
+    }, timeout).then(async (a) => { await settled(); return a; });
   } catch (e) {
     throw new Failure(`${e.message}; it added ${show(added)}; log of partition 0: ${show(await logRecords(0).catch(() => '?'))}`);
   }
 }
+/** Waits until no request is shown in flight in the network panel. */
+const settled = () => until('no packet in flight', async () =>
+  (await page.locator('#network .packet[data-status="in-flight"]').count()) === 0);
 const click = (id) => page.locator(`#${id}`).click();
 async function sendVia(message, partition = 0) {
   await page.locator('#message').fill(message);
@@ -159,25 +162,40 @@ async function startOver() {
   await click('reset');
   await until('Start over to empty the log and restart the timeline', async () => {
     const t = await timeline();
-    const fresh = t.length < before.length || t.at(-1)?.kind === 'reset' || (t.length === 0 && before.length === 0);
+    const fresh = t[0]?.kind === 'reset' || t.at(-1)?.kind === 'reset' || (t.length === 0 && before.length > 0);
     return fresh && (await logRecords(0)).length === 0 && (await logRecords(1)).length === 0 &&
-      (await apiRecords(0)).length === 0 && (await apiRecords(1)).length === 0;
+      (await apiRecords(0)).length === 0 && (await apiRecords(1)).length === 0 &&
+      /^\d+$/.test(await text('#producer-id'));
   });
+  await settled();
+  check(await page.locator('#idempotence').isChecked(), 'Idempotence should be on again after Start over');
 }
 async function noHorizontalScroll(width) {
   await page.setViewportSize({ width, height: 900 });
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const m = await page.evaluate(() => {
     const d = document.documentElement;
+    const W = d.clientWidth + 1;
+    const name = (e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}` +
+      (typeof e.className === 'string' && e.className ? '.' + e.className.trim().split(/\s+/).join('.') : '');
+    // An element past the right edge is only fine inside its own scroll box (a wide table in
+    // an overflow-x: auto wrapper that fits). overflow-x: hidden on <body> would merely cut
+    // it off, so <body> and <html> do not count as such a box.
+    const clippedInside = (e) => {
+      for (let a = e.parentElement; a && a !== document.body && a !== d; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible') return a.getBoundingClientRect().right <= W;
+      }
+      return false;
+    };
     const wide = [...document.querySelectorAll('body *')]
-      .filter((e) => e.getBoundingClientRect().right > d.clientWidth + 1)
-      .slice(0, 5)
-      .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''}`);
-    return { scrollWidth: d.scrollWidth, clientWidth: d.clientWidth, wide };
+      .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > W && !clippedInside(e); })
+      .map((e) => `${name(e)} (right edge ${Math.round(e.getBoundingClientRect().right)})`);
+    return { scrollWidth: d.scrollWidth, clientWidth: d.clientWidth, bodyScroll: document.body.scrollWidth, wide };
   });
   await shot(`01-open-${width}`);
-  check(m.scrollWidth <= m.clientWidth,
-    `horizontal scroll at ${width} px: scrollWidth ${m.scrollWidth} > ${m.clientWidth}; too wide: ${m.wide.join(', ')}`);
+  check(m.scrollWidth <= m.clientWidth && m.bodyScroll <= m.clientWidth,
+    `horizontal scroll at ${width} px: scrollWidth ${m.scrollWidth} (body ${m.bodyScroll}) > ${m.clientWidth}; too wide: ${m.wide.slice(0, 5).join(', ')}`);
+  check(m.wide.length === 0, `at ${width} px ${m.wide.length} elements reach past the right edge of the page: ${m.wide.slice(0, 5).join(', ')}`);
 }
 async function shot(name) {
   await page.screenshot({ path: path.join(opt.out, `${name}.png`), fullPage: true, timeout: WAIT_MS });
@@ -319,6 +337,9 @@ step('story', 'Crash and restart the broker: state kept, a Retry is still a dupl
 
 step('idempotence-off', 'Start over with idempotence off: a lost ack and a Retry write "C" twice', async () => {
   await startOver();
+  // Retry with nothing sent yet is explained, not a failure of the page.
+  const nothing = await act('Retry with nothing sent', () => click('retry'), [DECISION]);
+  eq(newestDecision(nothing).kind, 'error', `verdict for a Retry with nothing sent (${show(nothing)})`);
   // Toggle the checkbox with the keyboard (Space), the second keyboard action.
   await page.locator('#idempotence').focus();
   await page.keyboard.press('Space');
@@ -374,6 +395,14 @@ step('stream', 'the event stream: a request from another client shows up without
   await until('"S" on partition 1 in the log on the page', async () =>
     (await logRecords(1)).some((r) => r.value === 'S'));
   await until('a new timeline entry on the page', async () => (await timeline()).length > before);
+  // A message is shown as text, never as markup.
+  const html = '<img src="/e2e-xss.png" onerror="window.__xss=1"><b>bold</b>';
+  await api('POST', '/api/send', { message: html, partition: 1 });
+  await until('the markup message in the log on the page, as text', async () =>
+    (await logRecords(1)).some((r) => r.value === html));
+  await sleep(300);
+  eq(await page.locator('#log-records img, #log-records b, #timeline img, #timeline b').count(), 0, 'elements made from a message');
+  eq(await page.evaluate(() => window.__xss), undefined, 'window.__xss set by a message');
   check(await page.evaluate(() => window.__e2eNoReload === true), 'the page was reloaded');
   eq(navigations.length, 1, `main-frame navigations (${show(navigations)})`);
   eq(pageErrors, [], 'uncaught errors on the page');
