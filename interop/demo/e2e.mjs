@@ -80,8 +80,17 @@ async function apiRecords(partition = 0) {
   return (p?.records ?? []).map((r) => ({ offset: r.offset, value: r.value }));
 }
 
+// A last resort under run.sh's own timeout: never leave a browser behind.
+let browser;
+const WATCHDOG_MS = 140_000;
+setTimeout(async () => {
+  console.log(`FAIL the test did not finish within ${WATCHDOG_MS / 1000} s`);
+  try { await browser?.close(); } catch {}
+  process.exit(1);
+}, WATCHDOG_MS).unref();
+
 // ---- the browser --------------------------------------------------------------------------------
-const browser = await chromium.launch({
+browser = await chromium.launch({
   executablePath: opt.chromium,
   headless: true,
   timeout: 30_000,

@@ -45,6 +45,8 @@ browser=/usr/lib/chromium/chromium
 [[ -x $browser ]] || browser=$(command -v chromium)
 log "browser: $("$browser" --version 2>/dev/null | head -1)"
 
+command -v node >/dev/null || die "node is missing (Node.js 20 or newer is needed)"
+(( $(node -p 'process.versions.node.split(".")[0]') >= 20 )) || die "Node.js 20 or newer is needed, not $(node --version)"
 stamp=$(cat "$HERE/package.json" "$HERE/package-lock.json" | sha256sum | cut -c1-16)
 if [[ ! -f $HERE/node_modules/idem.stamp || $(cat "$HERE/node_modules/idem.stamp") != "$stamp" ]]; then
   log "installing playwright-core (npm ci)"
@@ -89,9 +91,8 @@ case $rc in
 esac
 
 # ---- stop the demo: SIGINT, exit 0, its temporary data directory removed ------------------------
-# The demo names its data directory in its log; take the first absolute path on a line that
-# mentions "data" and that existed while it ran.
-datadir=$(grep -io 'data[^/]*\(/[^ ,;:"'"'"')]*\)' "$out/demo.log" | grep -o '/.*' | head -1 || true)
+# The demo names its data directory in its log: "data: DIR (removed on exit); ...".
+datadir=$(sed -n 's|^data: \(/[^ ]*\).*|\1|p' "$out/demo.log" | head -1)
 [[ -n $datadir && -d $datadir ]] || datadir=''
 stop_rc=0
 kill -INT "$demo_pid"
