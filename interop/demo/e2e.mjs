@@ -179,7 +179,7 @@ async function startOver() {
   await settled();
   check(await page.locator('#idempotence').isChecked(), 'Idempotence should be on again after Start over');
 }
-async function noHorizontalScroll(width) {
+async function noHorizontalScroll(width, name = `01-open-${width}`) {
   await page.setViewportSize({ width, height: 900 });
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const m = await page.evaluate(() => {
@@ -201,7 +201,7 @@ async function noHorizontalScroll(width) {
       .map((e) => `${name(e)} (right edge ${Math.round(e.getBoundingClientRect().right)})`);
     return { scrollWidth: d.scrollWidth, clientWidth: d.clientWidth, bodyScroll: document.body.scrollWidth, wide };
   });
-  await shot(`01-open-${width}`);
+  await shot(name);
   check(m.scrollWidth <= m.clientWidth && m.bodyScroll <= m.clientWidth,
     `horizontal scroll at ${width} px: scrollWidth ${m.scrollWidth} (body ${m.bodyScroll}) > ${m.clientWidth}; too wide: ${m.wide.slice(0, 5).join(', ')}`);
   check(m.wide.length === 0, `at ${width} px ${m.wide.length} elements reach past the right edge of the page: ${m.wide.slice(0, 5).join(', ')}`);
@@ -417,6 +417,19 @@ step('stream', 'the event stream: a request from another client shows up without
   eq(pageErrors, [], 'uncaught errors on the page');
   eq(consoleErrors, [], 'console errors on the page');
   eq(badResponses, [], 'failed requests from the page');
+});
+
+step('stream', 'a full page at 375 px: long values wrap, nothing reaches past the right edge', async () => {
+  const long = 'x'.repeat(200); // the longest message the demo takes, without a place to break
+  await api('POST', '/api/send', { message: long, partition: 1 });
+  await until('the 200-character message in the log on the page', async () =>
+    (await logRecords(1)).some((r) => r.value === long));
+  await settled();
+  try {
+    await noHorizontalScroll(375, '10-full-page-375');
+  } finally {
+    await page.setViewportSize({ width: 1440, height: 900 });
+  }
 });
 
 // ---- run ------------------------------------------------------------------------------------------

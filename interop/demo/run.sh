@@ -94,7 +94,12 @@ esac
 # The demo names its data directory in its log: "data: DIR (removed on exit); ...".
 datadir=$(sed -n 's|^data: \(/[^ ]*\).*|\1|p' "$out/demo.log" | head -1)
 [[ -n $datadir && -d $datadir ]] || datadir=''
+# As if the page were still open in a browser tab: an event stream stays connected through Ctrl-C.
+timeout 30 curl -sN "$url/events" >"$out/events.txt" 2>/dev/null &
+curl_pid=$!
+for ((i = 0; i < 50; i++)); do grep -q '^data: {' "$out/events.txt" && break; sleep 0.1; done
 stop_rc=0
+grep -q '^data: {' "$out/events.txt" || { log "FAIL: GET /events sent no state"; stop_rc=1; }
 kill -INT "$demo_pid"
 for ((i = 0; i < 150; i++)); do kill -0 "$demo_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$demo_pid" 2>/dev/null; then
@@ -103,6 +108,8 @@ if kill -0 "$demo_pid" 2>/dev/null; then
 fi
 demo_rc=0; wait "$demo_pid" || demo_rc=$?
 demo_pid=''
+curl_rc=0; wait "$curl_pid" || curl_rc=$?
+if [[ $curl_rc == 124 ]]; then log "FAIL: the event stream stayed open after the demo stopped"; stop_rc=1; fi
 if [[ $stop_rc == 0 && $demo_rc != 0 ]]; then
   log "FAIL: idem demo exited $demo_rc after SIGINT (want 0); its log:"; tail -20 "$out/demo.log"; stop_rc=1
 fi
