@@ -267,6 +267,11 @@ step('story', 'Send "A" (with the keyboard): accepted, the log holds one "A"', a
       await page.keyboard.press('Tab');
     }
     eq(await page.evaluate(() => document.activeElement?.id), 'send', 'focused element after tabbing from #message');
+    const ring = await page.evaluate(() => {
+      const st = getComputedStyle(document.activeElement);
+      return { outline: `${st.outlineStyle} ${st.outlineWidth}`, shadow: st.boxShadow };
+    });
+    check(!/^none|\b0px$/.test(ring.outline) || ring.shadow !== 'none', `the focused Send button shows no focus ring: ${show(ring)}`);
     await page.keyboard.press('Enter');
   }, ['accepted']);
   eq(newestDecision(added).kind, 'accepted', 'verdict for "A"');
