@@ -26,7 +26,7 @@ done
 [[ -x $idem ]] || { echo "run.sh: $idem is not an executable" >&2; exit 2; }
 idem=$(cd "$(dirname "$idem")" && pwd)/$(basename "$idem")
 mkdir -p "$out" && out=$(cd "$out" && pwd)
-rm -f "$out"/[0-9][0-9]-*.png "$out"/[0-9][0-9]-state-FAILED.json "$out"/{e2e,demo,apt,npm}.log
+rm -f "$out"/[0-9][0-9]-*.png "$out"/[0-9][0-9]-state-FAILED.json "$out"/{e2e,demo,apt,npm}.log "$out"/events.txt
 
 log() { printf '[demo-e2e %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { log "FAILED: $*"; exit 1; }
@@ -60,11 +60,11 @@ log "playwright-core $(node -p "require('$HERE/node_modules/playwright-core/pack
 t_test=$SECONDS
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 url=http://127.0.0.1:$port
-demo_pid=''
-cleanup() {
-  if [[ -n $demo_pid ]] && kill -0 "$demo_pid" 2>/dev/null; then
-    kill -KILL "$demo_pid" 2>/dev/null || true
-  fi
+demo_pid='' curl_pid=''
+cleanup() {   # only what this script started, by pid
+  for p in $demo_pid $curl_pid; do
+    kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 log "starting: $idem demo --http 127.0.0.1:$port (log: $out/demo.log)"
@@ -91,6 +91,12 @@ case $rc in
 esac
 
 # ---- stop the demo: SIGINT, exit 0, its temporary data directory removed ------------------------
+if ! kill -0 "$demo_pid" 2>/dev/null; then
+  demo_rc=0; wait "$demo_pid" || demo_rc=$?
+  demo_pid=''
+  tail -20 "$out/demo.log"
+  die "idem demo died during the test (exit $demo_rc); its log is above"
+fi
 # The demo names its data directory in its log: "data: DIR (removed on exit); ...".
 datadir=$(sed -n 's|^data: \(/[^ ]*\).*|\1|p' "$out/demo.log" | head -1)
 [[ -n $datadir && -d $datadir ]] || datadir=''
@@ -109,6 +115,7 @@ fi
 demo_rc=0; wait "$demo_pid" || demo_rc=$?
 demo_pid=''
 curl_rc=0; wait "$curl_pid" || curl_rc=$?
+curl_pid=''
 if [[ $curl_rc == 124 ]]; then log "FAIL: the event stream stayed open after the demo stopped"; stop_rc=1; fi
 if [[ $stop_rc == 0 && $demo_rc != 0 ]]; then
   log "FAIL: idem demo exited $demo_rc after SIGINT (want 0); its log:"; tail -20 "$out/demo.log"; stop_rc=1
