@@ -206,6 +206,22 @@ async function noHorizontalScroll(width, name = `01-open-${width}`) {
     `horizontal scroll at ${width} px: scrollWidth ${m.scrollWidth} (body ${m.bodyScroll}) > ${m.clientWidth}; too wide: ${m.wide.slice(0, 5).join(', ')}`);
   check(m.wide.length === 0, `at ${width} px ${m.wide.length} elements reach past the right edge of the page: ${m.wide.slice(0, 5).join(', ')}`);
 }
+/** The numbers of a numbered timeline must not be cut off by its own scroll box. */
+async function timelineNumbersFit() {
+  const m = await page.evaluate(() => {
+    const ol = document.querySelector('#timeline');
+    const li = ol?.lastElementChild;
+    if (!li || ol.tagName !== 'OL') return null;
+    const st = getComputedStyle(ol), ls = getComputedStyle(li);
+    if (ls.listStyleType === 'none' || ls.listStylePosition !== 'outside' || st.overflowX === 'visible') return null;
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = `${ls.fontWeight} ${ls.fontSize} ${ls.fontFamily}`;
+    const label = `${ol.children.length}. `;
+    return { label, need: Math.ceil(ctx.measureText(label).width), have: parseFloat(st.paddingLeft) + parseFloat(ls.marginLeft) };
+  });
+  check(!m || m.need <= m.have,
+    `the timeline's numbers are cut off: "${m?.label.trim()}" needs ${m?.need} px, the list leaves ${m?.have} px for it`);
+}
 async function shot(name) {
   await page.screenshot({ path: path.join(opt.out, `${name}.png`), fullPage: true, timeout: WAIT_MS });
   shots.push(`${name}.png`);
@@ -347,6 +363,7 @@ step('story', 'Crash and restart the broker: state kept, a Retry is still a dupl
   eq(newestDecision(added).kind, 'duplicate', 'newest verdict for the Retry after the restart');
   await sleep(300);
   eq(await apiRecords(0), before, 'log of partition 0 after the Retry');
+  await timelineNumbersFit();
 });
 
 step('idempotence-off', 'Start over with idempotence off: a lost ack and a Retry write "C" twice', async () => {
@@ -432,6 +449,7 @@ step('stream', 'a full page at 375 px: long values wrap, nothing reaches past th
   await settled();
   try {
     await noHorizontalScroll(375, '10-full-page-375');
+    await timelineNumbersFit();
   } finally {
     await page.setViewportSize({ width: 1440, height: 900 });
   }
