@@ -82,7 +82,7 @@ async function apiRecords(partition = 0) {
 
 // A last resort under run.sh's own timeout: never leave a browser behind.
 let browser;
-const WATCHDOG_MS = 140_000;
+const WATCHDOG_MS = 110_000;
 setTimeout(async () => {
   console.log(`FAIL the test did not finish within ${WATCHDOG_MS / 1000} s`);
   try { await browser?.close(); } catch {}

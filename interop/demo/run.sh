@@ -70,23 +70,24 @@ trap cleanup EXIT
 log "starting: $idem demo --http 127.0.0.1:$port (log: $out/demo.log)"
 "$idem" demo --http "127.0.0.1:$port" </dev/null >"$out/demo.log" 2>&1 &
 demo_pid=$!
+ready_by=$((SECONDS + 20))
 for ((i = 0; ; i++)); do
   curl -fsS --max-time 2 -o /dev/null "$url/" 2>/dev/null && curl -fsS --max-time 2 -o /dev/null "$url/api/state" 2>/dev/null && break
   kill -0 "$demo_pid" 2>/dev/null || { cat "$out/demo.log"; demo_pid=''; die "idem demo exited before its page answered"; }
-  ((i < 300)) || { cat "$out/demo.log"; die "the page did not answer at $url within 30 s"; }
+  ((SECONDS < ready_by)) || { cat "$out/demo.log"; die "the page did not answer at $url within 20 s"; }
   sleep 0.1
 done
 log "the page answers at $url after $((SECONDS - t_test)) s"
 
 # ---- the browser test ----------------------------------------------------------------------------
 set +e
-timeout -k 10 150 node "$HERE/e2e.mjs" --url "$url" --out "$out" --chromium "$browser" </dev/null \
+timeout -k 10 120 node "$HERE/e2e.mjs" --url "$url" --out "$out" --chromium "$browser" </dev/null \
   2>&1 | tee "$out/e2e.log"
 rc=${PIPESTATUS[0]}
 set -e
 case $rc in
   0) ;;
-  124|137) log "e2e.mjs did not finish within 150 s" ;;
+  124|137) log "e2e.mjs did not finish within 120 s" ;;
   *) log "e2e.mjs failed (exit $rc)" ;;
 esac
 
