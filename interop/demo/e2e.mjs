@@ -269,8 +269,21 @@ step('open', 'open the page: accessible names, labels, no horizontal scroll at 3
   const idem = page.getByRole('checkbox', { name: 'Idempotence', exact: true });
   eq(await idem.evaluate((e) => e.id), 'idempotence', 'the checkbox labelled Idempotence');
   check(await idem.isChecked(), 'Idempotence is not checked by default');
+  // Every control can be reached with Tab alone.
+  await page.evaluate(() => document.activeElement?.blur());
+  const reached = new Set();
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press('Tab');
+    const id = await page.evaluate(() => document.activeElement?.id);
+    if (id) reached.add(id);
+  }
+  const controls = [...Object.keys(BUTTONS), 'message', 'partition', 'idempotence'];
+  eq(controls.filter((id) => !reached.has(id)), [], 'controls that Tab never reaches');
   await noHorizontalScroll(375);
   await noHorizontalScroll(1440);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('01-open-1440-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
 });
 
 step('story', 'Send "A" (with the keyboard): accepted, the log holds one "A"', async () => {
