@@ -45,8 +45,8 @@ function render(state) {
   for (const part of state.broker?.partitions ?? []) {
     for (const pr of part.producers) {
       rows.push(el("tr", { "data-producer-id": pr.producer_id, "data-partition": part.partition },
-        el("td", {}, String(pr.producer_id)),
-        el("td", {}, String(part.partition)),
+        el("td", { class: "num" }, String(pr.producer_id)),
+        el("td", { class: "num" }, String(part.partition)),
         el("td", { class: "epoch" }, String(pr.epoch)),
         el("td", { class: "last-seq" }, String(pr.last_seq)),
         el("td", {}, el("ul", { class: "window" }, ...pr.batches.map((b) =>
@@ -71,6 +71,9 @@ function render(state) {
     tl.replaceChildren(...state.timeline.map((e) =>
       el("li", { "data-kind": e.kind }, el("span", { class: "kind" }, LABELS[e.kind] ?? e.kind), e.text)));
     tl.scrollTop = tl.scrollHeight;
+    // Screen readers hear the newest decision only, not the whole list again.
+    const last = state.timeline.at(-1);
+    if (last && lastTimelineId !== 0) $("#announce").textContent = `${LABELS[last.kind] ?? last.kind}: ${last.text}`;
     lastTimelineId = newest;
   }
 }
@@ -83,7 +86,9 @@ async function act(action, body) {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body ?? {}),
     });
-    if (!r.ok) {
+    if (r.ok) {
+      $("#connection").textContent = "live";
+    } else {
       const e = await r.json().catch(() => ({}));
       $("#connection").textContent = `error: ${e.error ?? r.status}`;
     }
@@ -94,7 +99,7 @@ async function act(action, body) {
   }
 }
 
-const messageBody = () => ({ message: $("#message").value || "A", partition: Number($("#partition").value) });
+const messageBody = () => ({ message: $("#message").value, partition: Number($("#partition").value) });
 
 $("#send-form").addEventListener("submit", (e) => { e.preventDefault(); act("send", messageBody()); });
 $("#retry").addEventListener("click", () => act("retry"));

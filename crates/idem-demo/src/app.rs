@@ -356,7 +356,8 @@ impl Demo {
             inner.epoch += 1;
             inner.next_seq = [0; PARTITIONS];
             let text = format!(
-                "the producer bumps its epoch from {old} to {} (as Java's client does after an unresolved sequence, KIP-360): its next batch starts at seq 0, and any batch of epoch {old} still in flight will be fenced",
+                "the producer bumps its epoch from {old} to {} (as Java's client does after an unresolved sequence, KIP-360): its next batch starts at seq 0; once the broker has seen epoch {}, a batch of epoch {old} arriving late is fenced with INVALID_PRODUCER_EPOCH",
+                inner.epoch,
                 inner.epoch
             );
             inner.entry("epoch-bump", text);
@@ -429,7 +430,7 @@ impl Demo {
         inner.last = None;
         inner.proxy.set_rules(Vec::new());
         let text = format!(
-            "start: an empty topic {} with {PARTITIONS} partitions, and a new producer",
+            "an empty topic {} with {PARTITIONS} partitions, and a new producer",
             inner.topic
         );
         inner.entry("reset", text);

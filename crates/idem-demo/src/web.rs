@@ -229,8 +229,11 @@ fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ActionError> {
 async fn run_action(demo: &Demo, action: &str, body: &[u8]) -> Result<(), ActionError> {
     let message = |b: &SendBody| -> Result<(String, i32), ActionError> {
         let m = b.message.clone().unwrap_or_default();
-        if m.is_empty() || m.len() > 200 {
-            return Err(ActionError::Bad("message must be 1 to 200 bytes".into()));
+        // Characters, as the page's maxlength counts them.
+        if m.is_empty() || m.chars().count() > 200 {
+            return Err(ActionError::Bad(
+                "message must be 1 to 200 characters".into(),
+            ));
         }
         Ok((m, b.partition.unwrap_or(0)))
     };
