@@ -120,6 +120,13 @@ impl Log {
         config: LogConfig,
         clean_shutdown: bool,
     ) -> Result<(Log, OpenReport), LogError> {
+        // A crash while a topic was being created can leave it in the catalog with a
+        // partition directory that never became durable. Nothing was ever acknowledged in
+        // it: it comes back as a new, empty log (as Kafka recreates a missing log).
+        if !storage.exists(dir) {
+            tracing::warn!(dir = %dir.display(), "partition directory missing; creating an empty log");
+            return Ok((Log::create(storage, dir, config)?, OpenReport::default()));
+        }
         let names = storage
             .list_dir(dir)
             .map_err(io_err("list log directory", dir))?;
