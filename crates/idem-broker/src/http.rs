@@ -289,7 +289,7 @@ pub fn render(broker: &Broker) -> String {
     }
     let _ = writeln!(
         out,
-        "# HELP idem_errors_total Error codes answered, by API and code (Produce per partition, InitProducerId).\n# TYPE idem_errors_total counter"
+        "# HELP idem_errors_total Error codes answered, by API and code (per partition for Produce, Fetch, ListOffsets, DeleteRecords; per topic for Metadata and topic administration).\n# TYPE idem_errors_total counter"
     );
     let errors = m.errors.lock().unwrap_or_else(|p| p.into_inner()).clone();
     for ((api, code), n) in errors {

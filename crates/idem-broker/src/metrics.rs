@@ -112,8 +112,10 @@ pub struct Metrics {
     pub requests: Counter,
     /// Requests by API key (keys above 127 land in 127: none exists today).
     pub requests_by_api: ByApi,
-    /// Error codes answered, by (API key, code): per partition for Produce, and for
-    /// InitProducerId. Guarded by a mutex: errors are rare next to requests.
+    /// Error codes answered, by (API key, code): per partition for Produce, Fetch,
+    /// ListOffsets and DeleteRecords, per topic for Metadata, CreateTopics, DeleteTopics and
+    /// CreatePartitions, whole-response for InitProducerId. Guarded by a mutex: errors are
+    /// rare next to requests.
     pub errors: Mutex<BTreeMap<(i16, i16), u64>>,
     /// fdatasync latency on the produce path.
     pub fsync_latency: Histogram,
@@ -124,6 +126,13 @@ impl Metrics {
     pub fn request(&self, api_key: i16) {
         self.requests.inc();
         self.requests_by_api.0[usize::try_from(api_key).unwrap_or(127).min(127)].inc();
+    }
+
+    /// Counts each error code of a response (zeros are ignored).
+    pub fn errors_of(&self, api_key: i16, codes: impl IntoIterator<Item = i16>) {
+        for code in codes {
+            self.error(api_key, code);
+        }
     }
 
     /// Counts an error code answered (0 is not an error and is ignored).

@@ -79,6 +79,7 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: FetchRequest) -> Dispa
             }
         })
         .collect();
+    let metrics = Arc::clone(broker.metrics());
     Dispatch::Later(Box::pin(async move {
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
@@ -96,6 +97,15 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: FetchRequest) -> Dispa
                 || max_wait.is_zero()
                 || tokio::time::Instant::now() >= deadline;
             if done {
+                metrics.errors_of(
+                    ctx.api_key as i16,
+                    std::iter::once(response.error_code).chain(
+                        response
+                            .responses
+                            .iter()
+                            .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+                    ),
+                );
                 return ctx.respond(&response);
             }
             // Sleep until a partition's watermark moves or the wait is over, then read again.

@@ -15,7 +15,7 @@ use crate::error_codes as ec;
 pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: ListOffsetsRequest) -> Dispatch {
     let v = ctx.version;
     let cap = broker.config().max_decompressed_bytes;
-    let topics = req
+    let topics: Vec<ListOffsetsTopicResponse> = req
         .topics
         .iter()
         .map(|t| {
@@ -47,5 +47,11 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: ListOffsetsRequest) ->
                 .with_partitions(partitions)
         })
         .collect();
+    broker.metrics().errors_of(
+        ctx.api_key as i16,
+        topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+    );
     Dispatch::Now(ctx.respond(&ListOffsetsResponse::default().with_topics(topics)))
 }

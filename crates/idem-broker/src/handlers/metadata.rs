@@ -52,7 +52,7 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: MetadataRequest) -> Di
         _ => Vec::new(),
     };
     if missing.is_empty() {
-        return Dispatch::Now(ctx.respond(&build(broker, &ctx, &wanted)));
+        return Dispatch::Now(ctx.respond(&counted(broker, &ctx, build(broker, &ctx, &wanted))));
     }
     let broker = Arc::clone(broker);
     blocking_barrier(move || {
@@ -64,8 +64,17 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: MetadataRequest) -> Di
                 Err(e) => tracing::warn!(topic = %name, "auto-create failed: {}", e.message),
             }
         }
-        ctx.respond(&build(&broker, &ctx, &wanted))
+        ctx.respond(&counted(&broker, &ctx, build(&broker, &ctx, &wanted)))
     })
+}
+
+/// Counts the topic errors of a response in the metrics.
+fn counted(broker: &Broker, ctx: &Ctx, response: MetadataResponse) -> MetadataResponse {
+    broker.metrics().errors_of(
+        ctx.api_key as i16,
+        response.topics.iter().map(|t| t.error_code),
+    );
+    response
 }
 
 fn build(broker: &Broker, ctx: &Ctx, wanted: &Wanted) -> MetadataResponse {

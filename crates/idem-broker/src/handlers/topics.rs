@@ -96,6 +96,9 @@ pub(super) fn create_topics(broker: &Arc<Broker>, ctx: Ctx, req: CreateTopicsReq
             }
             results.push(r);
         }
+        broker
+            .metrics()
+            .errors_of(ctx.api_key as i16, results.iter().map(|r| r.error_code));
         ctx.respond(&CreateTopicsResponse::default().with_topics(results))
     })
 }
@@ -203,6 +206,9 @@ pub(super) fn delete_topics(broker: &Arc<Broker>, ctx: Ctx, req: DeleteTopicsReq
             }
             responses.push(r);
         }
+        broker
+            .metrics()
+            .errors_of(ctx.api_key as i16, responses.iter().map(|r| r.error_code));
         ctx.respond(&DeleteTopicsResponse::default().with_responses(responses))
     })
 }
@@ -215,7 +221,7 @@ pub(super) fn create_partitions(
     let broker = Arc::clone(broker);
     blocking_barrier(move || {
         let node = broker.config().node_id;
-        let results = req
+        let results: Vec<CreatePartitionsTopicResult> = req
             .topics
             .iter()
             .map(|t| {
@@ -258,6 +264,9 @@ pub(super) fn create_partitions(
                 r
             })
             .collect();
+        broker
+            .metrics()
+            .errors_of(ctx.api_key as i16, results.iter().map(|r| r.error_code));
         ctx.respond(&CreatePartitionsResponse::default().with_results(results))
     })
 }
@@ -269,7 +278,7 @@ pub(super) fn delete_records(
 ) -> Dispatch {
     let broker = Arc::clone(broker);
     blocking_barrier(move || {
-        let topics = req
+        let topics: Vec<DeleteRecordsTopicResult> = req
             .topics
             .iter()
             .map(|t| {
@@ -294,6 +303,12 @@ pub(super) fn delete_records(
                     .with_partitions(partitions)
             })
             .collect();
+        broker.metrics().errors_of(
+            ctx.api_key as i16,
+            topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
+        );
         ctx.respond(&DeleteRecordsResponse::default().with_topics(topics))
     })
 }

@@ -112,6 +112,7 @@ async fn metrics_are_prometheus_text_and_count_what_happened() {
     let gap = batch::idempotent(pid, epoch, 10, 1);
     assert_eq!(raw.produce("m.t-1", 1, gap).await.error_code, 45);
 
+    let _ = raw.create_topic("m.t-1", 2, &[]).await; // TOPIC_ALREADY_EXISTS, under CreateTopics
     let (head, body) = get(http, "/metrics").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("text/plain; version=0.0.4"), "{head}");
@@ -143,6 +144,11 @@ async fn metrics_are_prometheus_text_and_count_what_happened() {
         "{body}"
     );
     assert_eq!(m["idem_requests_by_api_total{api=\"InitProducerId\"}"], 1.0);
+    assert_eq!(
+        m["idem_errors_total{api=\"CreateTopics\",code=\"36\",error=\"TOPIC_ALREADY_EXISTS\"}"],
+        1.0,
+        "{body}"
+    );
     assert_eq!(
         m["idem_errors_total{api=\"Produce\",code=\"45\",error=\"OUT_OF_ORDER_SEQUENCE_NUMBER\"}"],
         1.0,
