@@ -108,29 +108,81 @@ impl Broker {
         let mut topics = Topics::default();
         let mut expected_dirs = std::collections::HashSet::new();
         let mut pid_floor = 0i64;
+        // Resolve every topic's settings first, then open the partitions on all cores: after
+        // a crash each one verifies its tail and rebuilds its producer state, and they are
+        // independent.
+        let mut resolved = Vec::new();
+        let mut jobs = Vec::new();
         for record in catalog.topics() {
             let settings = TopicSettings::resolve(&config.topic_defaults, record.configs.clone())
                 .map_err(|e| anyhow::anyhow!("topic {}: {e}", record.name))?;
             let name: Arc<str> = Arc::from(record.name.as_str());
-            let mut partitions = Vec::with_capacity(record.partitions.max(0) as usize);
             for index in 0..record.partitions {
                 let dir = partition_dir(&data_dir, &record.name, index);
                 expected_dirs.insert(dir.file_name().map(|n| n.to_os_string()));
-                let setup = Setup {
+                jobs.push(Setup {
                     storage: Arc::clone(&storage),
-                    dir: dir.clone(),
+                    dir,
                     topic: Arc::clone(&name),
                     index,
                     config: settings.effective.clone(),
                     metrics: Arc::clone(&metrics),
-                };
-                let partition = if storage.exists(&dir) {
-                    Partition::open(setup, clean, now, config.producer_id_expiration_ms)
-                } else {
-                    // Created in the catalog, crashed before the directory: recreate it.
-                    Partition::create(setup)
-                }
-                .with_context(|| format!("open partition {}-{index}", record.name))?;
+                });
+            }
+            resolved.push((record.clone(), name, settings));
+        }
+        let expiration_ms = config.producer_id_expiration_ms;
+        let open_one = |setup: Setup| -> anyhow::Result<Partition> {
+            let what = format!("open partition {}-{}", setup.topic, setup.index);
+            if setup.storage.exists(&setup.dir) {
+                Partition::open(setup, clean, now, expiration_ms)
+            } else {
+                // Created in the catalog, crashed before the directory: recreate it.
+                Partition::create(setup)
+            }
+            .context(what)
+        };
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8)
+            .min(jobs.len().max(1));
+        let queue = Mutex::new(jobs.into_iter().enumerate());
+        let mut opened: Vec<(usize, anyhow::Result<Partition>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                            let Some((i, setup)) = next else {
+                                return done;
+                            };
+                            done.push((i, open_one(setup)));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let total: usize = resolved
+            .iter()
+            .map(|(r, _, _)| usize::try_from(r.partitions.max(0)).unwrap_or(0))
+            .sum();
+        if opened.len() != total {
+            anyhow::bail!(
+                "opened {} of {total} partitions: an open task panicked",
+                opened.len()
+            );
+        }
+        opened.sort_by_key(|(i, _)| *i);
+        let mut opened = opened.into_iter().map(|(_, p)| p);
+        for (record, name, settings) in resolved {
+            let mut partitions = Vec::with_capacity(record.partitions.max(0) as usize);
+            for _ in 0..record.partitions {
+                let partition = opened.next().context("a partition open task was lost")??;
                 if let Some(max) = partition.max_producer_id() {
                     pid_floor = pid_floor.max(max + 1);
                 }
