@@ -1633,7 +1633,7 @@ impl Coordinator {
     // ---- timers ------------------------------------------------------------------------
 
     /// Fires every timer due at `now`: session timeouts, pending-member timeouts, the join
-    /// phase (initial delay, rebalance timeout), pending syncs, and offset retention.
+    /// phase (initial delay, rebalance timeout) and pending syncs.
     pub fn tick(&mut self, now: i64) -> Outcome {
         let mut out = Outcome::default();
         let ids: Vec<String> = self.groups.keys().cloned().collect();
@@ -1749,9 +1749,20 @@ impl Coordinator {
                 }
             }
         }
-        // Offset retention (`offsets.retention.minutes`), then empty groups with no offsets.
+    }
+
+    /// Offset retention (`offsets.retention.minutes`, Kafka's `cleanupGroupMetadata`): the
+    /// offsets of a group empty for longer than the retention (of a standalone consumer: not
+    /// committed for that long; with a v2-4 retention time: past it) are deleted, then an empty
+    /// group with no offsets left.
+    pub fn expire_offsets(&mut self, now: i64) -> Outcome {
+        let mut out = Outcome::default();
         let retention = self.config.offsets_retention_ms;
-        if let Some(g) = self.groups.get_mut(id) {
+        let ids: Vec<String> = self.groups.keys().cloned().collect();
+        for id in ids {
+            let Some(g) = self.groups.get_mut(&id) else {
+                continue;
+            };
             let base_for = |g: &Group, c: &Committed| -> Option<i64> {
                 match (&g.protocol_type, g.state) {
                     (None, _) => Some(c.commit_timestamp),
@@ -1780,12 +1791,13 @@ impl Coordinator {
                 && g.members.is_empty()
             {
                 out.records.push(Record::Group {
-                    group: id.to_string(),
+                    group: id.clone(),
                     value: None,
                 });
-                self.groups.remove(id);
+                self.groups.remove(&id);
             }
         }
+        out
     }
 }
 

@@ -656,6 +656,7 @@ fn offsets_of_empty_groups_expire_after_retention() {
     for t in [500, 1_500, 2_500] {
         c.heartbeat(t, "g", &a, None, g1);
         c.tick(t);
+        assert!(c.expire_offsets(t).records.is_empty());
     }
     assert_eq!(c.fetch_offsets("g", None).unwrap().len(), 1);
     let _ = c.leave(
@@ -666,8 +667,8 @@ fn offsets_of_empty_groups_expire_after_retention() {
             group_instance_id: None,
         }],
     );
-    assert_eq!(c.tick(3_999).records.len(), 0);
-    let out = c.tick(4_000);
+    assert_eq!(c.expire_offsets(3_999).records.len(), 0);
+    let out = c.expire_offsets(4_000);
     assert!(out
         .records
         .iter()
