@@ -391,3 +391,78 @@ fn replay(log: &Partition, coordinator: &mut Coordinator, max_decompressed: u64)
     }
     count
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FlushPolicy;
+    use crate::Broker;
+    use idem_group::OffsetCommitRequest;
+
+    fn open(dir: &std::path::Path) -> Broker {
+        let mut config = BrokerConfig {
+            data_dir: dir.to_path_buf(),
+            ..BrokerConfig::default()
+        };
+        // No flusher runs outside a runtime: with `never` the high watermark is the log end.
+        config.topic_defaults.flush_policy = FlushPolicy::Never;
+        Broker::open(config).expect("open")
+    }
+
+    fn commit(groups: &Groups, group: &str, offset: i64) {
+        let req = OffsetCommitRequest {
+            group_id: group.into(),
+            generation_id: -1,
+            retention_time_ms: -1,
+            offsets: vec![("t".into(), 0, offset, -1, None)],
+            ..OffsetCommitRequest::default()
+        };
+        let (codes, d) = groups.run(|c, now| c.commit_offsets(now, req));
+        assert_eq!(codes, vec![0]);
+        assert!(!d.failed && d.wait.is_some());
+    }
+
+    fn committed(groups: &Groups, group: &str) -> Option<i64> {
+        groups
+            .read(|c| c.fetch_offsets(group, None))
+            .expect("fetch")
+            .first()
+            .and_then(|(_, _, c)| c.as_ref().map(|c| c.offset))
+    }
+
+    #[test]
+    fn superseded_records_are_dropped_and_the_state_survives() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        {
+            let broker = open(tmp.path());
+            broker
+                .create_topic("t", 1, 1, Default::default())
+                .expect("topic");
+            broker.ensure_offsets_topic().expect("offsets topic");
+            let groups = broker.groups();
+            let n = COMPACT_SLACK as i64 + 100;
+            for i in 1..=n {
+                commit(groups, "a", i);
+            }
+            commit(groups, "b", 7);
+            let log = broker.partition(OFFSETS_TOPIC, 0).expect("log");
+            assert_eq!(log.offsets().0, 0);
+            // First call: the live state (marker + 2 offsets) is appended...
+            groups.maybe_compact();
+            let (start, end, _) = log.offsets();
+            assert_eq!((start, end), (0, n + 1 + 3));
+            // ...second call, once durable: the log starts at the marker.
+            groups.maybe_compact();
+            assert_eq!(log.offsets().0, n + 1);
+            // Nothing more to do.
+            groups.maybe_compact();
+            assert_eq!(log.offsets(), (n + 1, n + 4, n + 4));
+            commit(groups, "a", n + 1);
+            broker.close().expect("close");
+        }
+        let broker = open(tmp.path());
+        let groups = broker.groups();
+        assert_eq!(committed(groups, "a"), Some(COMPACT_SLACK as i64 + 101));
+        assert_eq!(committed(groups, "b"), Some(7));
+    }
+}
