@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Real group consumers against idem: confluent-kafka Consumer.subscribe, kcat -G, Java's
+# Real group consumers against idem: confluent-kafka Consumer.subscribe (one and two members,
+# and a static member restarting), kcat -G, Java's
 # KafkaConsumer.subscribe (kafka-console-consumer --group), Kafka's VerifiableConsumer and
 # EndToEndLatency, and kafka-consumer-groups (list, describe, reset offsets, delete).
 #
@@ -64,7 +65,7 @@ log "idem $("$idem_bin" --version 2>/dev/null || true) on $B (pid $idem_pid, $wo
 declare -a RESULTS
 failed=0
 check() { # check NAME STATUS DETAIL
-  RESULTS+=("$(printf '%-34s %-4s %s' "$1" "$2" "$3")")
+  RESULTS+=("$(printf '%-38s %-4s %s' "$1" "$2" "$3")")
   [[ $2 == PASS ]] || failed=1
   log "$1: $2 $3"
 }
@@ -140,6 +141,48 @@ if out=$(t 90 "$PY" "$work/cf2.py" "$B" 2>>"$work/cf.err"); then
   fi
 else
   check "confluent-kafka two members" FAIL "exit $?"
+fi
+
+# Static membership: a member with group.instance.id restarts (librdkafka does not send
+# LeaveGroup for static members) and takes its place back under a new member id, the group
+# stays Stable and keeps its assignment.
+cat >"$work/static.py" <<'EOF2'
+import json, sys, time
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+b = sys.argv[1]
+admin = AdminClient({"bootstrap.servers": b})
+def member():
+    c = Consumer({"bootstrap.servers": b, "group.id": "static", "group.instance.id": "i1",
+                  "session.timeout.ms": 10000, "auto.offset.reset": "earliest"})
+    c.subscribe(["grp"])
+    deadline = time.time() + 30
+    while time.time() < deadline and not c.assignment():
+        c.poll(0.2)
+    return c
+def describe():
+    d = admin.describe_consumer_groups(["static"])["static"].result()
+    return [str(d.state).split(".")[-1], [(m.member_id, m.group_instance_id) for m in d.members]]
+a = member()
+first = describe() + [sorted(p.partition for p in a.assignment())]
+a.close()
+b2 = member()
+second = describe() + [sorted(p.partition for p in b2.assignment())]
+b2.close()
+print(json.dumps({"first": first, "second": second}))
+EOF2
+if out=$(t 90 "$PY" "$work/static.py" "$B" 2>>"$work/cf.err"); then
+  ok=$(jq -r '(.first[0] == "STABLE") and (.second[0] == "STABLE")
+      and (.first[1] | length) == 1 and (.second[1] | length) == 1
+      and .first[1][0][1] == "i1" and .second[1][0][1] == "i1"
+      and .first[1][0][0] != .second[1][0][0] and .first[2] == [0,1,2] and .second[2] == [0,1,2]' <<<"$out")
+  if [[ $ok == true ]]; then
+    check "static membership (group.instance.id)" PASS "restarted member i1 replaced its old member id, group Stable, same 3 partitions"
+  else
+    check "static membership (group.instance.id)" FAIL "$out"
+  fi
+else
+  check "static membership (group.instance.id)" FAIL "exit $?"
 fi
 
 # ---- kcat -G ----------------------------------------------------------------------------------
