@@ -816,3 +816,150 @@ fn max_group_size_is_enforced() {
         GROUP_MAX_SIZE_REACHED
     );
 }
+
+/// Two members, both joined in generation g1+1 and waiting for the leader's sync.
+fn completing_pair(c: &mut Coordinator) -> (String, String, i32) {
+    let (a, g1) = stable_single(c, "g");
+    let (b, _) = join_new(c, 0, "g", 10);
+    let out = c.join(0, join_req("g", &a), Ticket(20));
+    assert_eq!(join_reply(&out, 20).unwrap().generation_id, g1 + 1);
+    assert_eq!(
+        c.describe("g").unwrap().state,
+        GroupState::CompletingRebalance
+    );
+    (a, b, g1 + 1)
+}
+
+#[test]
+fn rejoin_with_same_metadata_while_completing_gets_the_current_generation() {
+    let mut c = coordinator(0);
+    let (a, b, g2) = completing_pair(&mut c);
+    // A follower that lost its JoinGroup answer asks again: same generation, no rebalance.
+    let out = c.join(0, join_req("g", &b), Ticket(30));
+    let j = join_reply(&out, 30).unwrap();
+    assert_eq!((j.error_code, j.generation_id), (NONE, g2));
+    assert!(j.members.is_empty());
+    // The leader asking again gets the member list again.
+    let out = c.join(0, join_req("g", &a), Ticket(31));
+    assert_eq!(join_reply(&out, 31).unwrap().members.len(), 2);
+    assert_eq!(
+        c.describe("g").unwrap().state,
+        GroupState::CompletingRebalance
+    );
+    // Heartbeats in CompletingRebalance are fine.
+    assert_eq!(c.heartbeat(0, "g", &b, None, g2), NONE);
+}
+
+#[test]
+fn new_metadata_while_completing_restarts_the_rebalance_and_fails_parked_syncs() {
+    let mut c = coordinator(0);
+    let (_a, b, g2) = completing_pair(&mut c);
+    // b waits in SyncGroup for the leader.
+    let out = c.sync(
+        0,
+        SyncRequest {
+            group_id: "g".into(),
+            generation_id: g2,
+            member_id: b.clone(),
+            ..SyncRequest::default()
+        },
+        Ticket(40),
+    );
+    assert!(out.replies.is_empty());
+    let mut req = join_req("g", &b);
+    req.protocols = protocols(&["roundrobin", "range"]);
+    let out = c.join(0, req, Ticket(41));
+    assert_eq!(
+        sync_reply(&out, 40).unwrap().error_code,
+        REBALANCE_IN_PROGRESS
+    );
+    assert_eq!(
+        c.describe("g").unwrap().state,
+        GroupState::PreparingRebalance
+    );
+}
+
+#[test]
+fn stable_rejoins_leader_rebalances_follower_with_same_metadata_does_not() {
+    let mut c = coordinator(0);
+    let (a, b, g2) = completing_pair(&mut c);
+    c.sync(
+        0,
+        SyncRequest {
+            group_id: "g".into(),
+            generation_id: g2,
+            member_id: a.clone(),
+            ..SyncRequest::default()
+        },
+        Ticket(50),
+    );
+    assert_eq!(c.describe("g").unwrap().state, GroupState::Stable);
+    let out = c.join(0, join_req("g", &b), Ticket(51));
+    let j = join_reply(&out, 51).unwrap();
+    assert_eq!((j.error_code, j.generation_id), (NONE, g2));
+    assert_eq!(c.describe("g").unwrap().state, GroupState::Stable);
+    // The leader rejoining forces a rebalance (it may have seen new topic metadata).
+    let out = c.join(0, join_req("g", &a), Ticket(52));
+    assert!(join_reply(&out, 52).is_none());
+    assert_eq!(
+        c.describe("g").unwrap().state,
+        GroupState::PreparingRebalance
+    );
+}
+
+#[test]
+fn static_member_with_another_member_id_is_fenced() {
+    let mut c = coordinator(0);
+    c.join(0, static_join("g", "", "i1"), Ticket(1));
+    let j = join_reply(&c.tick(0), 1).unwrap();
+    let out = c.join(0, static_join("g", "someone-else", "i1"), Ticket(2));
+    assert_eq!(join_reply(&out, 2).unwrap().error_code, FENCED_INSTANCE_ID);
+    let out = c.sync(
+        0,
+        SyncRequest {
+            group_id: "g".into(),
+            generation_id: j.generation_id,
+            member_id: "someone-else".into(),
+            group_instance_id: Some("i1".into()),
+            ..SyncRequest::default()
+        },
+        Ticket(3),
+    );
+    assert_eq!(sync_reply(&out, 3).unwrap().error_code, FENCED_INSTANCE_ID);
+    let (res, _) = c.leave(
+        0,
+        "g",
+        &[LeaveMember {
+            member_id: "someone-else".into(),
+            group_instance_id: Some("i1".into()),
+        }],
+    );
+    assert_eq!(res, Ok(vec![FENCED_INSTANCE_ID]));
+    // An unknown instance id is an unknown member.
+    assert_eq!(
+        c.heartbeat(0, "g", &j.member_id, Some("i9"), j.generation_id),
+        UNKNOWN_MEMBER_ID
+    );
+}
+
+#[test]
+fn commits_with_a_retention_time_expire_after_it() {
+    let mut c = coordinator(0);
+    c.commit_offsets(
+        0,
+        OffsetCommitRequest {
+            group_id: "simple".into(),
+            generation_id: -1,
+            retention_time_ms: 500,
+            offsets: vec![("t".into(), 0, 3, -1, None)],
+            ..OffsetCommitRequest::default()
+        },
+    );
+    assert!(c.expire_offsets(499).records.is_empty());
+    assert_eq!(
+        c.expire_offsets(500).records.len(),
+        2,
+        "offset and group tombstones"
+    );
+    assert!(c.fetch_offsets("simple", None).unwrap().is_empty());
+}
