@@ -69,7 +69,8 @@ say "start Kafka on 127.0.0.1:$kafka_port"
 
 say "start idem on 127.0.0.1:$idem_port"
 "$target/debug/idem" serve --data-dir "$work/idem" --listen "127.0.0.1:$idem_port" \
-  --set producer.id.expiration.check.interval.ms=500 </dev/null >"$work/idem.log" 2>&1 &
+  --set producer.id.expiration.check.interval.ms=500 \
+  --set group.initial.rebalance.delay.ms=0 </dev/null >"$work/idem.log" 2>&1 &
 idem_pid=$!
 for _ in $(seq 200); do
   (exec 3<>"/dev/tcp/127.0.0.1/$idem_port") 2>/dev/null && break

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::catalog::{valid_topic_name, Catalog, TopicRecord};
 use crate::config::{BrokerConfig, TopicSettings};
 use crate::error_codes as ec;
+use crate::groups::{Groups, OFFSETS_TOPIC};
 use crate::metrics::Metrics;
 use crate::partition::{Partition, Setup};
 use crate::pid::ProducerIds;
@@ -71,6 +72,8 @@ pub struct Broker {
     admin: Mutex<()>,
     /// Partitions whose flusher must be started by the server.
     new_partitions: Mutex<Vec<Arc<Partition>>>,
+    /// The consumer-group coordinator.
+    groups: Arc<Groups>,
 }
 
 /// Milliseconds since the epoch, by the broker's clock.
@@ -225,6 +228,11 @@ impl Broker {
                 .sync_dir(&data_dir)
                 .with_context(|| format!("sync {}", data_dir.display()))?;
         }
+        let offsets_log = topics
+            .by_name
+            .get(OFFSETS_TOPIC)
+            .and_then(|t| t.partitions.first().cloned());
+        let groups = Arc::new(Groups::open(&config, offsets_log));
         let cluster_id = catalog.cluster_id().to_string();
         let new_partitions = topics
             .by_name
@@ -248,7 +256,40 @@ impl Broker {
             advertised: Mutex::new(advertised),
             admin: Mutex::new(()),
             new_partitions: Mutex::new(new_partitions),
+            groups,
         })
+    }
+
+    /// The consumer-group coordinator.
+    pub fn groups(&self) -> &Arc<Groups> {
+        &self.groups
+    }
+
+    /// Creates `__consumer_offsets` (one partition, kept forever) if it does not exist yet,
+    /// and hands it to the group coordinator. Blocking.
+    pub fn ensure_offsets_topic(&self) -> Result<(), TopicError> {
+        if self.groups.has_log() {
+            return Ok(());
+        }
+        let topic = match self.topic(OFFSETS_TOPIC) {
+            Some(t) => t,
+            None => {
+                let mut configs = BTreeMap::new();
+                configs.insert("retention.ms".to_string(), "-1".to_string());
+                configs.insert("retention.bytes".to_string(), "-1".to_string());
+                match self.create_topic_unchecked(OFFSETS_TOPIC, 1, 1, configs) {
+                    Ok(t) => t,
+                    Err(e) if e.code == ec::TOPIC_ALREADY_EXISTS => {
+                        self.topic(OFFSETS_TOPIC).ok_or(e)?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if let Some(p) = topic.partitions.first() {
+            self.groups.attach_log(Arc::clone(p));
+        }
+        Ok(())
     }
 
     /// Settings.
@@ -406,6 +447,23 @@ impl Broker {
         replication_factor: i16,
         configs: BTreeMap<String, String>,
     ) -> Result<Arc<Topic>, TopicError> {
+        if name == OFFSETS_TOPIC {
+            // Kafka creates it itself, on the first use of a consumer group.
+            return Err(TopicError::new(
+                ec::INVALID_REQUEST,
+                format!("{OFFSETS_TOPIC} is an internal topic created by the group coordinator"),
+            ));
+        }
+        self.create_topic_unchecked(name, partitions, replication_factor, configs)
+    }
+
+    fn create_topic_unchecked(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let (partitions, settings) =
             self.validate_new_topic(name, partitions, replication_factor, &configs)?;
@@ -465,6 +523,12 @@ impl Broker {
     /// Deletes a topic: out of the catalog first (so a crash cannot resurrect it), then its
     /// directories. Blocking.
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, TopicError> {
+        if name == OFFSETS_TOPIC {
+            return Err(TopicError::new(
+                ec::INVALID_REQUEST,
+                format!("{OFFSETS_TOPIC} holds committed offsets and cannot be deleted"),
+            ));
+        }
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self.topic(name).ok_or_else(|| {
             TopicError::new(
@@ -496,6 +560,12 @@ impl Broker {
 
     /// Grows a topic to `count` partitions. Blocking.
     pub fn create_partitions(&self, name: &str, count: i32) -> Result<(), TopicError> {
+        if name == OFFSETS_TOPIC {
+            return Err(TopicError::new(
+                ec::INVALID_REQUEST,
+                format!("{OFFSETS_TOPIC} keeps one partition"),
+            ));
+        }
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self.topic(name).ok_or_else(|| {
             TopicError::new(

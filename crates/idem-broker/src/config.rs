@@ -129,6 +129,20 @@ pub struct BrokerConfig {
     /// `idem.unsafe.disable.dedupe` (idem, debug): accept every batch without producer-state
     /// checks. Exists only to prove that the exactly-once tests can fail.
     pub unsafe_disable_dedupe: bool,
+    /// `group.min.session.timeout.ms`
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`
+    pub group_max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `group.max.size`
+    pub group_max_size: i32,
+    /// `offsets.retention.minutes`
+    pub offsets_retention_minutes: i64,
+    /// `offsets.retention.check.interval.ms`
+    pub offsets_retention_check_interval_ms: u64,
+    /// `offset.metadata.max.bytes`
+    pub offset_metadata_max_bytes: i32,
     /// Defaults for topic settings (`log.segment.bytes`, `log.retention.ms`, ...).
     pub topic_defaults: TopicConfig,
 }
@@ -152,6 +166,13 @@ impl Default for BrokerConfig {
             producer_id_expiration_check_interval_ms: 600_000,
             max_decompressed_bytes: 128 << 20,
             unsafe_disable_dedupe: false,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_max_size: i32::MAX,
+            offsets_retention_minutes: 7 * 24 * 60,
+            offsets_retention_check_interval_ms: 600_000,
+            offset_metadata_max_bytes: 4096,
             topic_defaults: TopicConfig {
                 segment_bytes: 1 << 30,
                 segment_ms: 7 * 86_400_000,
@@ -362,6 +383,69 @@ pub const BROKER_SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| c.producer_id_expiration_check_interval_ms.to_string(),
+    },
+    Setting {
+        name: "group.min.session.timeout.ms",
+        doc: "Shortest session timeout a group member may ask for (JoinGroup gets INVALID_SESSION_TIMEOUT below it).",
+        apply: |c, v| {
+            c.group_min_session_timeout_ms = positive(v)?;
+            Ok(())
+        },
+        show: |c| c.group_min_session_timeout_ms.to_string(),
+    },
+    Setting {
+        name: "group.max.session.timeout.ms",
+        doc: "Longest session timeout a group member may ask for.",
+        apply: |c, v| {
+            c.group_max_session_timeout_ms = positive(v)?;
+            Ok(())
+        },
+        show: |c| c.group_max_session_timeout_ms.to_string(),
+    },
+    Setting {
+        name: "group.initial.rebalance.delay.ms",
+        doc: "How long the first rebalance of an empty group waits for more members (extended while they keep coming, up to the rebalance timeout).",
+        apply: |c, v| {
+            c.group_initial_rebalance_delay_ms = int::<i32>(v)?.max(0);
+            Ok(())
+        },
+        show: |c| c.group_initial_rebalance_delay_ms.to_string(),
+    },
+    Setting {
+        name: "group.max.size",
+        doc: "Most members a group may have (GROUP_MAX_SIZE_REACHED beyond).",
+        apply: |c, v| {
+            c.group_max_size = positive(v)?;
+            Ok(())
+        },
+        show: |c| c.group_max_size.to_string(),
+    },
+    Setting {
+        name: "offsets.retention.minutes",
+        doc: "Committed offsets of a group that has been empty this long are deleted (offsets of standalone consumers: this long after their commit).",
+        apply: |c, v| {
+            c.offsets_retention_minutes = positive(v)?;
+            Ok(())
+        },
+        show: |c| c.offsets_retention_minutes.to_string(),
+    },
+    Setting {
+        name: "offsets.retention.check.interval.ms",
+        doc: "How often expired offsets are looked for.",
+        apply: |c, v| {
+            c.offsets_retention_check_interval_ms = positive(v)?;
+            Ok(())
+        },
+        show: |c| c.offsets_retention_check_interval_ms.to_string(),
+    },
+    Setting {
+        name: "offset.metadata.max.bytes",
+        doc: "Largest metadata string of a committed offset (OFFSET_METADATA_TOO_LARGE beyond).",
+        apply: |c, v| {
+            c.offset_metadata_max_bytes = positive(v)?;
+            Ok(())
+        },
+        show: |c| c.offset_metadata_max_bytes.to_string(),
     },
     Setting {
         name: "message.max.decompressed.bytes",

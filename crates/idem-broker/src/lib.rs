@@ -8,12 +8,15 @@
 //!   the flush policy and high watermark.
 //! - [`config`]: settings under Kafka's names.
 //! - [`catalog`] and [`pid`]: durable broker metadata and producer id blocks.
+//! - [`groups`]: the consumer-group coordinator (`idem-group`) with its log,
+//!   `__consumer_offsets`, and the requests parked on it.
 //! - [`metrics`], the counters.
 
 pub mod broker;
 pub mod catalog;
 pub mod config;
 pub mod error_codes;
+pub mod groups;
 mod handlers;
 pub mod http;
 pub mod inspect;

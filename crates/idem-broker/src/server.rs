@@ -170,7 +170,10 @@ async fn serve(
     Ok(())
 }
 
-/// Retention and producer expiry on their intervals.
+/// How often group timers are checked (ms).
+const GROUP_TICK_MS: u64 = 100;
+
+/// Retention, producer expiry and group timers on their intervals.
 async fn maintain(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let config = broker.config().clone();
     // Like Kafka's log.initial.task.delay.ms: no cleanup in the first moments after start.
@@ -184,9 +187,32 @@ async fn maintain(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut expiry = tokio::time::interval_at(start + expiry_period, expiry_period);
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Group timers (session and rebalance timeouts) are checked often; offset retention and
+    // the rewrite of the coordinator log on their own period.
+    let mut group_timers = tokio::time::interval(Duration::from_millis(GROUP_TICK_MS));
+    group_timers.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let offsets_period = Duration::from_millis(config.offsets_retention_check_interval_ms);
+    let mut offsets = tokio::time::interval_at(start + offsets_period, offsets_period);
+    offsets.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut compact = tokio::time::interval(Duration::from_secs(10));
+    compact.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
+            _ = group_timers.tick() => {
+                let groups = broker.groups();
+                let delivery = groups.tick();
+                drop(groups.deliver(delivery));
+            }
+            _ = offsets.tick() => {
+                let groups = broker.groups();
+                let delivery = groups.expire_offsets();
+                drop(groups.deliver(delivery));
+            }
+            _ = compact.tick() => {
+                let broker = Arc::clone(&broker);
+                let _ = tokio::task::spawn_blocking(move || broker.groups().maybe_compact()).await;
+            }
             _ = retention.tick() => {
                 let broker = Arc::clone(&broker);
                 let _ = tokio::task::spawn_blocking(move || {
@@ -239,7 +265,7 @@ async fn serve_connection(
         let _ = writer_done_tx.send(outcome.clone());
         outcome
     });
-    let end = read_requests(&broker, reader, tx, &mut shutdown, &mut writer_done).await;
+    let end = read_requests(&broker, reader, tx, &mut shutdown, &mut writer_done, peer).await;
     let writer_outcome = writer.await.ok().flatten();
     let reason = match (&end, writer_outcome) {
         (_, Some(reason)) => Some(reason),
@@ -263,6 +289,7 @@ async fn read_requests(
     tx: mpsc::Sender<Reply>,
     shutdown: &mut watch::Receiver<bool>,
     writer_done: &mut oneshot::Receiver<Option<String>>,
+    peer: SocketAddr,
 ) -> End {
     let idle = Duration::from_millis(broker.config().connections_max_idle_ms);
     let max = broker.config().max_request_bytes;
@@ -278,7 +305,7 @@ async fn read_requests(
                 Ok(Ok(Some(frame))) => frame,
             },
         };
-        let reply: Reply = match handlers::dispatch(broker, frame) {
+        let reply: Reply = match handlers::dispatch(broker, frame, Some(peer)) {
             Dispatch::Now(Response::Close(reason)) => {
                 let _ = tx
                     .send(Box::pin(std::future::ready(Response::Close(

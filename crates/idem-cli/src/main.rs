@@ -88,7 +88,9 @@ const CONSUME_HELP: &str = "EXAMPLES:
   idem consume -t orders                                 # from the beginning to the end, values
   idem consume -t orders -o end --follow                 # new records as they come
   idem consume -t orders -p 0 -o 1200 -c 10 -f '%o %k=%s\\n'
-  idem consume -t orders -o @1767225600000               # from a timestamp (ms)";
+  idem consume -t orders -o @1767225600000               # from a timestamp (ms)
+  idem consume -t orders -G billing                      # as a member of group billing,
+                                                         # from its committed offsets";
 
 const TOPICS_HELP: &str = "EXAMPLES:
   idem topics create orders -p 3 -c retention.ms=86400000

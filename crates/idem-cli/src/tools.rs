@@ -98,6 +98,10 @@ pub(crate) struct ConsumeArgs {
     /// Keep waiting for new records instead of stopping at the end.
     #[arg(long)]
     follow: bool,
+    /// Consume as a member of this consumer group: partitions come from the group, reading
+    /// starts at its committed offsets (else --from beginning/end) and positions are committed.
+    #[arg(short = 'G', long, conflicts_with = "partition")]
+    group: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -343,6 +347,9 @@ fn render(format: &str, r: &idem_client::ConsumerRecord, out: &mut Vec<u8>) {
 
 /// Reads records and prints them with the format; stops at the end unless following.
 pub(crate) async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
+    if let Some(group) = args.group.clone() {
+        return consume_group(args, &group).await;
+    }
     let config = args.connect.config()?;
     let admin = Admin::new(&config)?;
     let topic = admin.describe_topic(&args.topic).await?;
@@ -400,6 +407,70 @@ pub(crate) async fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
         lock.flush().ok();
         out.clear();
     }
+    Ok(())
+}
+
+/// `consume --group`: a group member that prints what it is given and commits as it goes;
+/// without --follow it stops once every partition it owns is read to its end.
+async fn consume_group(args: ConsumeArgs, group: &str) -> anyhow::Result<()> {
+    let reset = match args.from.as_str() {
+        "beginning" => "earliest",
+        "end" => "latest",
+        other => anyhow::bail!(
+            "--from {other:?}: with --group, reading starts at the group's committed offsets; only beginning or end may be given for partitions without one"
+        ),
+    };
+    let mut config = args.connect.config()?;
+    if config.get("auto.offset.reset").is_none() {
+        config = config.set("auto.offset.reset", reset);
+    }
+    let config = config.set("group.id", group);
+    let admin = Admin::new(&config)?;
+    let mut consumer = idem_client::GroupConsumer::new(&config)?;
+    consumer.subscribe(&[args.topic.as_str()]);
+    let mut printed = 0usize;
+    let stdout = std::io::stdout();
+    let mut out = Vec::with_capacity(64 * 1024);
+    loop {
+        let left = args.count.map_or(10_000, |c| c.saturating_sub(printed));
+        if left == 0 {
+            break;
+        }
+        let records = consumer
+            .poll(Duration::from_millis(500), left.min(10_000))
+            .await?;
+        let empty = records.is_empty();
+        for r in records {
+            render(&args.format, &r, &mut out);
+            printed += 1;
+        }
+        let mut lock = stdout.lock();
+        lock.write_all(&out).context("write output")?;
+        lock.flush().ok();
+        out.clear();
+        drop(lock);
+        if empty && !args.follow && !consumer.assignment().is_empty() {
+            let mut at_end = true;
+            for (t, p) in consumer.assignment().to_vec() {
+                let end = admin
+                    .list_offset(&t, p, idem_client::OffsetSpec::Latest)
+                    .await?
+                    .offset;
+                if consumer.position(&t, p).is_none_or(|pos| pos < end) {
+                    at_end = false;
+                    break;
+                }
+            }
+            if at_end {
+                break;
+            }
+        }
+    }
+    consumer
+        .commit_sync()
+        .await
+        .context("commit the group's offsets")?;
+    consumer.close().await.context("leave the group")?;
     Ok(())
 }
 

@@ -341,3 +341,49 @@ async fn usage_errors_exit_2() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("expected NAME=VALUE"), "{}", r.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consume_with_a_group_resumes_from_committed_offsets() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let broker = idem_test_support::start(tmp.path()).await;
+    let b = format!("-b {}", broker.addr);
+    let r = idem(&format!("topics create {b} orders -p 2"), &[], "").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = idem(
+        &format!("produce {b} -t orders -K :"),
+        &[],
+        "a:1\nb:2\nc:3\nd:4\n",
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // The first member of group billing reads everything and commits.
+    let r = idem(
+        &format!("consume {b} -t orders -G billing"),
+        &["-f", "%s\n"],
+        "",
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut got: Vec<&str> = r.stdout.lines().collect();
+    got.sort();
+    assert_eq!(got, vec!["1", "2", "3", "4"]);
+
+    // The next run starts at the committed offsets: only what was produced since.
+    let r = idem(&format!("produce {b} -t orders -K :"), &[], "e:5\n").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = idem(
+        &format!("consume {b} -t orders -G billing"),
+        &["-f", "%s\n"],
+        "",
+    )
+    .await;
+    assert_eq!((r.code, r.stdout.as_str()), (0, "5\n"), "{}", r.stderr);
+
+    // A group and explicit partitions do not mix; a group only starts at beginning or end.
+    let r = idem(&format!("consume {b} -t orders -G billing -p 0"), &[], "").await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = idem(&format!("consume {b} -t orders -G billing -o 3"), &[], "").await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    broker.shutdown().await.expect("shutdown");
+}

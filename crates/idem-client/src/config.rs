@@ -42,6 +42,14 @@ const KNOWN: &[&str] = &[
     "max.partition.fetch.bytes",
     "auto.offset.reset",
     "isolation.level",
+    "group.id",
+    "group.instance.id",
+    "session.timeout.ms",
+    "max.poll.interval.ms",
+    "heartbeat.interval.ms",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "partition.assignment.strategy",
 ];
 
 impl ClientConfig {

@@ -1,7 +1,7 @@
 //! The consumer: assigned partitions, explicit positions, long-poll fetches.
 //!
-//! No group membership (that comes with consumer groups): the application assigns partitions
-//! and seeks. [`Consumer::poll`] is cancel-safe: positions move only when a response has been
+//! No group membership (see [`crate::GroupConsumer`] for that): the application assigns
+//! partitions and seeks. [`Consumer::poll`] is cancel-safe: positions move only when a response has been
 //! received and decoded, so a dropped `poll` future loses nothing.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -87,6 +87,11 @@ impl Consumer {
             positions: BTreeMap::new(),
             buffered: VecDeque::new(),
         })
+    }
+
+    /// The cluster this consumer talks to.
+    pub(crate) fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
     }
 
     /// Assigns partitions; positions start unknown (`auto.offset.reset` applies) unless

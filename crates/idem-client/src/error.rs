@@ -19,14 +19,23 @@ impl KafkaCode {
             6 => "NOT_LEADER_OR_FOLLOWER",
             7 => "REQUEST_TIMED_OUT",
             10 => "MESSAGE_TOO_LARGE",
+            12 => "OFFSET_METADATA_TOO_LARGE",
             13 => "NETWORK_EXCEPTION",
             14 => "COORDINATOR_LOAD_IN_PROGRESS",
             15 => "COORDINATOR_NOT_AVAILABLE",
+            16 => "NOT_COORDINATOR",
             17 => "INVALID_TOPIC_EXCEPTION",
             18 => "RECORD_LIST_TOO_LARGE",
             19 => "NOT_ENOUGH_REPLICAS",
             20 => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
             21 => "INVALID_REQUIRED_ACKS",
+            22 => "ILLEGAL_GENERATION",
+            23 => "INCONSISTENT_GROUP_PROTOCOL",
+            24 => "INVALID_GROUP_ID",
+            25 => "UNKNOWN_MEMBER_ID",
+            26 => "INVALID_SESSION_TIMEOUT",
+            27 => "REBALANCE_IN_PROGRESS",
+            28 => "INVALID_COMMIT_OFFSET_SIZE",
             29 => "TOPIC_AUTHORIZATION_FAILED",
             31 => "CLUSTER_AUTHORIZATION_FAILED",
             32 => "INVALID_TIMESTAMP",
@@ -42,7 +51,12 @@ impl KafkaCode {
             53 => "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
             56 => "KAFKA_STORAGE_ERROR",
             59 => "UNKNOWN_PRODUCER_ID",
+            68 => "NON_EMPTY_GROUP",
+            69 => "GROUP_ID_NOT_FOUND",
             76 => "UNSUPPORTED_COMPRESSION_TYPE",
+            79 => "MEMBER_ID_REQUIRED",
+            81 => "GROUP_MAX_SIZE_REACHED",
+            82 => "FENCED_INSTANCE_ID",
             87 => "INVALID_RECORD",
             90 => "PRODUCER_FENCED",
             100 => "UNKNOWN_TOPIC_ID",
@@ -55,7 +69,7 @@ impl KafkaCode {
     pub fn is_retriable(self) -> bool {
         matches!(
             self.0,
-            2 | 3 | 5 | 6 | 7 | 13 | 14 | 15 | 19 | 20 | 56 | 100
+            2 | 3 | 5 | 6 | 7 | 13 | 14 | 15 | 16 | 19 | 20 | 56 | 100
         )
     }
 

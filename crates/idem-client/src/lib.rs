@@ -4,6 +4,8 @@
 //! - [`Producer`]: exactly-once-per-partition writes through retries and lost
 //!   acknowledgements, with Kafka's Java-client rules (see [`producer`]).
 //! - [`Consumer`]: assign, seek, long-poll.
+//! - [`GroupConsumer`]: subscribe in a consumer group (classic protocol, range or
+//!   roundrobin), committed offsets, rebalances.
 //! - [`Admin`]: topics, partitions, offsets, producer state, configs.
 //! - [`ClientConfig`]: settings under Kafka's names.
 //!
@@ -16,12 +18,14 @@ pub mod config;
 pub mod connection;
 pub mod consumer;
 mod error;
+pub mod group;
 pub mod producer;
 
 pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use config::ClientConfig;
 pub use consumer::{Consumer, ConsumerRecord, Seek};
 pub use error::{Error, KafkaCode, Result};
+pub use group::{Assignor, GroupConsumer};
 pub use producer::{Producer, ProducerRecord, RecordMetadata};
 
 /// Milliseconds since the epoch.

@@ -13,11 +13,13 @@ use std::path::Path;
 
 use idem_broker::{BrokerConfig, RunningBroker};
 
-/// Broker settings for a test: loopback, an ephemeral port, `dir` for data.
+/// Broker settings for a test: loopback, an ephemeral port, `dir` for data, and no initial
+/// rebalance delay for groups (as Kafka's own test brokers set it).
 pub fn config(dir: &Path) -> BrokerConfig {
     BrokerConfig {
         data_dir: dir.to_path_buf(),
         listener: "127.0.0.1:0".into(),
+        group_initial_rebalance_delay_ms: 0,
         ..BrokerConfig::default()
     }
 }

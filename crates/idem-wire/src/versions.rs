@@ -6,7 +6,9 @@
 //! Every other range is served in full. The ranges are chosen so that old and new clients find
 //! a version: librdkafka needs Fetch ⊇ v4 for the v2 record format and FindCoordinator present
 //! for LZ4; old librdkafka needs InitProducerId from v0; kafkajs speaks only non-flexible
-//! versions and @platformatic/kafka only flexible ones.
+//! versions and @platformatic/kafka only flexible ones. The classic group APIs are Kafka
+//! 4.1's ranges; ConsumerGroupHeartbeat (KIP-848) is not advertised, so clients use the
+//! classic protocol.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -44,7 +46,15 @@ pub const ADVERTISED: &[ApiRange] = &[
     row(ApiKey::Fetch, 4, 18),
     row(ApiKey::ListOffsets, 1, 10),
     row(ApiKey::Metadata, 0, 13),
+    row(ApiKey::OffsetCommit, 2, 9),
+    row(ApiKey::OffsetFetch, 1, 9),
     row(ApiKey::FindCoordinator, 0, 6),
+    row(ApiKey::JoinGroup, 0, 9),
+    row(ApiKey::Heartbeat, 0, 4),
+    row(ApiKey::LeaveGroup, 0, 5),
+    row(ApiKey::SyncGroup, 0, 5),
+    row(ApiKey::DescribeGroups, 0, 6),
+    row(ApiKey::ListGroups, 0, 5),
     row(ApiKey::ApiVersions, 0, 4),
     row(ApiKey::CreateTopics, 2, 7),
     row(ApiKey::DeleteTopics, 1, 6),
@@ -52,6 +62,8 @@ pub const ADVERTISED: &[ApiRange] = &[
     row(ApiKey::InitProducerId, 0, 5),
     row(ApiKey::DescribeConfigs, 1, 4),
     row(ApiKey::CreatePartitions, 0, 3),
+    row(ApiKey::DeleteGroups, 0, 2),
+    row(ApiKey::OffsetDelete, 0, 0),
     row(ApiKey::DescribeCluster, 0, 2),
     row(ApiKey::DescribeProducers, 0, 0),
 ];
@@ -101,6 +113,16 @@ mod tests {
                 ApiKey::CreatePartitions => check::<CreatePartitionsRequest>(r),
                 ApiKey::DescribeCluster => check::<DescribeClusterRequest>(r),
                 ApiKey::DescribeProducers => check::<DescribeProducersRequest>(r),
+                ApiKey::OffsetCommit => check::<OffsetCommitRequest>(r),
+                ApiKey::OffsetFetch => check::<OffsetFetchRequest>(r),
+                ApiKey::JoinGroup => check::<JoinGroupRequest>(r),
+                ApiKey::Heartbeat => check::<HeartbeatRequest>(r),
+                ApiKey::LeaveGroup => check::<LeaveGroupRequest>(r),
+                ApiKey::SyncGroup => check::<SyncGroupRequest>(r),
+                ApiKey::DescribeGroups => check::<DescribeGroupsRequest>(r),
+                ApiKey::ListGroups => check::<ListGroupsRequest>(r),
+                ApiKey::DeleteGroups => check::<DeleteGroupsRequest>(r),
+                ApiKey::OffsetDelete => check::<OffsetDeleteRequest>(r),
                 other => panic!("no decoder check for {other:?}"),
             }
         }

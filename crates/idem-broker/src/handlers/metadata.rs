@@ -57,6 +57,13 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: MetadataRequest) -> Di
     let broker = Arc::clone(broker);
     blocking_barrier(move || {
         for name in &missing {
+            if name == crate::groups::OFFSETS_TOPIC {
+                // Created as Kafka does: by the group coordinator, with its settings.
+                if let Err(e) = broker.ensure_offsets_topic() {
+                    tracing::warn!(topic = %name, "auto-create failed: {}", e.message);
+                }
+                continue;
+            }
             match broker.create_topic(name, -1, -1, BTreeMap::new()) {
                 Ok(_) => {}
                 // Another connection created it meanwhile.
@@ -159,6 +166,9 @@ fn describe(broker: &Broker, v: i16, topic: &Topic) -> MetadataResponseTopic {
     let mut t = MetadataResponseTopic::default()
         .with_name(Some(TopicName(str_bytes(&topic.name))))
         .with_partitions(partitions);
+    if v >= 1 {
+        t = t.with_is_internal(&*topic.name == crate::groups::OFFSETS_TOPIC);
+    }
     if v >= 10 {
         t = t.with_topic_id(topic.id);
     }

@@ -26,6 +26,7 @@ mod api_versions;
 mod cluster;
 mod configs;
 mod fetch;
+mod groups;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -97,7 +98,11 @@ pub(crate) fn str_bytes(s: &str) -> StrBytes {
 }
 
 /// Decodes one request frame and runs its handler.
-pub(crate) fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Dispatch {
+pub(crate) fn dispatch(
+    broker: &Arc<Broker>,
+    frame: Bytes,
+    peer: Option<std::net::SocketAddr>,
+) -> Dispatch {
     let Some(peek) = request::peek(&frame) else {
         broker.metrics().requests.inc();
         return close("frame shorter than a request header");
@@ -115,9 +120,13 @@ pub(crate) fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Dispatch {
     // The header is read first, whatever the version: a request whose header does not
     // parse is closed, as Kafka closes it.
     let mut body = frame.clone();
-    if let Err(e) = decode_header(&mut body, api_key, version) {
-        return close(e.to_string());
-    }
+    let client = match decode_header(&mut body, api_key, version) {
+        Ok(h) => groups::Client {
+            id: h.client_id.unwrap_or_default(),
+            peer,
+        },
+        Err(e) => return close(e.to_string()),
+    };
     if !versions::is_served(api_key, version) {
         // Kafka answers an ApiVersions version it does not know in the v0 shape, so the
         // client can retry with the version it finds there. Produce v0-2 are advertised (old
@@ -152,7 +161,20 @@ pub(crate) fn dispatch(broker: &Arc<Broker>, frame: Bytes) -> Dispatch {
         ApiKey::DeleteRecords => route!(topics::delete_records, DeleteRecordsRequest),
         ApiKey::DescribeConfigs => route!(configs::describe_configs, DescribeConfigsRequest),
         ApiKey::DescribeCluster => route!(cluster::describe_cluster, DescribeClusterRequest),
-        ApiKey::FindCoordinator => route!(cluster::find_coordinator, FindCoordinatorRequest),
+        ApiKey::FindCoordinator => route!(groups::find_coordinator, FindCoordinatorRequest),
+        ApiKey::JoinGroup => match decode_body::<JoinGroupRequest>(&mut body, api_key, version) {
+            Ok(req) => groups::join_group(broker, ctx, client, req),
+            Err(e) => close(format!("{api_key:?} v{version}: {e}")),
+        },
+        ApiKey::SyncGroup => route!(groups::sync_group, SyncGroupRequest),
+        ApiKey::Heartbeat => route!(groups::heartbeat, HeartbeatRequest),
+        ApiKey::LeaveGroup => route!(groups::leave_group, LeaveGroupRequest),
+        ApiKey::OffsetCommit => route!(groups::offset_commit, OffsetCommitRequest),
+        ApiKey::OffsetFetch => route!(groups::offset_fetch, OffsetFetchRequest),
+        ApiKey::ListGroups => route!(groups::list_groups, ListGroupsRequest),
+        ApiKey::DescribeGroups => route!(groups::describe_groups, DescribeGroupsRequest),
+        ApiKey::DeleteGroups => route!(groups::delete_groups, DeleteGroupsRequest),
+        ApiKey::OffsetDelete => route!(groups::offset_delete, OffsetDeleteRequest),
         ApiKey::InitProducerId => route!(producers::init_producer_id, InitProducerIdRequest),
         ApiKey::DescribeProducers => {
             route!(producers::describe_producers, DescribeProducersRequest)

@@ -125,6 +125,13 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: ProduceRequest) -> Dis
             let result = match (&request_error, &partition) {
                 (Some((code, message)), _) => early(*code, message.clone()),
                 (None, None) => err(unknown, "This server does not host this topic-partition."),
+                // Kafka: "Cannot append to internal topic" (InvalidTopicException).
+                (None, Some(partition)) if &**partition.topic() == crate::groups::OFFSETS_TOPIC => {
+                    err(
+                        ec::INVALID_TOPIC_EXCEPTION,
+                        "Cannot append to internal topic __consumer_offsets",
+                    )
+                }
                 (None, Some(partition)) => {
                     produce_one(broker, partition, p.records.as_deref(), ctx.version, now)
                 }

@@ -15,7 +15,9 @@
 //! - `apis`: unknown api keys, versions above (and below) the advertised range, ApiVersions v5
 //!   and v99 (answered in the v0 shape with UNSUPPORTED_VERSION), requests before ApiVersions, a
 //!   valid request followed by garbage.
-//! - `bodies`: an array count of `i32::MAX` over a 10-byte body (CVE-2022-34917), 6-byte
+//! - `bodies`: an array count of `i32::MAX` over a 10-byte body (CVE-2022-34917), also in
+//!   every group API (JoinGroup, SyncGroup, LeaveGroup, OffsetCommit/Fetch/Delete,
+//!   DescribeGroups, DeleteGroups), 6-byte
 //!   varints, compact-length overflow, tagged lengths of 2^32-1 and 2^32, truncated bodies.
 //! - `produce-legacy`: Produce v0/v1/v2, answered UNSUPPORTED_VERSION per partition.
 //! - `produce-routing`: unknown topic, topic id or partition, invalid acks, null or empty
@@ -1246,7 +1248,7 @@ fn api_cases() -> Vec<Case> {
         ),
         case(
             g,
-            "JoinGroup, not advertised",
+            "JoinGroup v5 with no body",
             request(11, 5),
             Expect::Close,
         ),
@@ -1365,7 +1367,90 @@ fn body_cases() -> Vec<Case> {
     metadata_truncated.put_i32(2);
     put_str(&mut metadata_truncated, TARGET);
 
+    // JoinGroup v5 up to its protocols: group, session and rebalance timeouts, empty member
+    // id, null instance id, protocol type.
+    let mut join_v5 = Vec::new();
+    put_str(&mut join_v5, "g");
+    join_v5.put_i32(10_000);
+    join_v5.put_i32(10_000);
+    put_str(&mut join_v5, "");
+    join_v5.put_i16(-1);
+    put_str(&mut join_v5, "consumer");
+    let mut join_v5_one_protocol = join_v5.clone();
+    join_v5_one_protocol.put_i32(1);
+    put_str(&mut join_v5_one_protocol, "range");
+    // SyncGroup v3 up to its assignments: group, generation, member, null instance id.
+    let mut sync_v3 = Vec::new();
+    put_str(&mut sync_v3, "g");
+    sync_v3.put_i32(1);
+    put_str(&mut sync_v3, "m");
+    sync_v3.put_i16(-1);
+    // OffsetCommit v2 up to its topics: group, generation, member, retention.
+    let mut commit_v2 = Vec::new();
+    put_str(&mut commit_v2, "g");
+    commit_v2.put_i32(-1);
+    put_str(&mut commit_v2, "");
+    commit_v2.put_i64(-1);
+
     vec![
+        case(
+            g,
+            "JoinGroup v5: protocol count i32::MAX",
+            classic(11, 5, &cat(&[&join_v5, &max_count, &[0u8; 10]])),
+            Expect::Close,
+        ),
+        case(
+            g,
+            "JoinGroup v5: protocol metadata length i32::MAX",
+            classic(
+                11,
+                5,
+                &cat(&[&join_v5_one_protocol, &max_count, &[0u8; 10]]),
+            ),
+            Expect::Close,
+        ),
+        case(
+            g,
+            "SyncGroup v3: assignment count i32::MAX",
+            classic(14, 3, &cat(&[&sync_v3, &max_count, &[0u8; 10]])),
+            Expect::Close,
+        ),
+        case(
+            g,
+            "LeaveGroup v3: member count i32::MAX",
+            classic(13, 3, &cat(&[&[0, 1, b'g'], &max_count[..], &[0u8; 10]])),
+            Expect::Close,
+        ),
+        case(
+            g,
+            "OffsetCommit v2: topic count i32::MAX",
+            classic(8, 2, &cat(&[&commit_v2, &max_count, &[0u8; 10]])),
+            Expect::Close,
+        ),
+        case(
+            g,
+            "OffsetFetch v8: compact group count 2^32-2 over 6 bytes",
+            flexible(9, 8, &[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]),
+            Expect::Close,
+        ),
+        case(
+            g,
+            "DescribeGroups v0: group count i32::MAX",
+            classic(15, 0, &cat(&[&max_count, &[0u8; 10]])),
+            Expect::Close,
+        ),
+        case(
+            g,
+            "DeleteGroups v0: group count i32::MAX",
+            classic(42, 0, &cat(&[&max_count, &[0u8; 10]])),
+            Expect::Close,
+        ),
+        case(
+            g,
+            "OffsetDelete v0: topic count i32::MAX",
+            classic(47, 0, &cat(&[&[0, 1, b'g'], &max_count[..], &[0u8; 10]])),
+            Expect::Close,
+        ),
         case(
             g,
             "Metadata v1: array count i32::MAX over a 10-byte body",

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod groups;
 mod hostile;
 mod lost_acks;
 mod metrics;

@@ -100,7 +100,10 @@ async fn every_advertised_version_is_answered() {
                     } else {
                         r.error_code
                     };
-                    assert_eq!(code, 15, "COORDINATOR_NOT_AVAILABLE until groups exist");
+                    assert_eq!(
+                        code, 0,
+                        "FindCoordinator v{v}: this broker coordinates groups"
+                    );
                 }
                 ApiKey::ApiVersions => {
                     let req = ApiVersionsRequest::default()
@@ -184,6 +187,136 @@ async fn every_advertised_version_is_answered() {
                 ApiKey::DescribeProducers => {
                     let (code, _) = raw.describe_producers("v", 0).await;
                     assert_eq!(code, 0);
+                }
+                ApiKey::OffsetCommit => {
+                    let req = OffsetCommitRequest::default()
+                        .with_group_id(GroupId(s("pg")))
+                        .with_generation_id_or_member_epoch(-1)
+                        .with_retention_time_ms(-1)
+                        .with_topics(vec![
+                            offset_commit_request::OffsetCommitRequestTopic::default()
+                                .with_name(name)
+                                .with_partitions(vec![
+                                    offset_commit_request::OffsetCommitRequestPartition::default()
+                                        .with_committed_offset(i64::from(v))
+                                        .with_committed_metadata(Some(s("m"))),
+                                ]),
+                        ]);
+                    let r: OffsetCommitResponse = answers(&mut raw, row.key, v, req).await;
+                    assert_eq!(r.topics[0].partitions[0].error_code, 0, "OffsetCommit v{v}");
+                }
+                ApiKey::OffsetFetch => {
+                    let committed = if v >= 8 {
+                        let req = OffsetFetchRequest::default().with_groups(vec![
+                            offset_fetch_request::OffsetFetchRequestGroup::default()
+                                .with_group_id(GroupId(s("pg")))
+                                .with_topics(Some(vec![
+                                    offset_fetch_request::OffsetFetchRequestTopics::default()
+                                        .with_name(name)
+                                        .with_partition_indexes(vec![0]),
+                                ])),
+                        ]);
+                        let r: OffsetFetchResponse = answers(&mut raw, row.key, v, req).await;
+                        assert_eq!(r.groups[0].error_code, 0);
+                        r.groups[0].topics[0].partitions[0].committed_offset
+                    } else {
+                        let req = OffsetFetchRequest::default()
+                            .with_group_id(GroupId(s("pg")))
+                            .with_topics(Some(vec![
+                                offset_fetch_request::OffsetFetchRequestTopic::default()
+                                    .with_name(name)
+                                    .with_partition_indexes(vec![0]),
+                            ]));
+                        let r: OffsetFetchResponse = answers(&mut raw, row.key, v, req).await;
+                        r.topics[0].partitions[0].committed_offset
+                    };
+                    assert_eq!(committed, 9, "OffsetFetch v{v}: the last commit (v9)");
+                }
+                ApiKey::JoinGroup => {
+                    let req = JoinGroupRequest::default()
+                        .with_group_id(GroupId(s(&format!("jg-{v}"))))
+                        .with_session_timeout_ms(10_000)
+                        .with_rebalance_timeout_ms(10_000)
+                        .with_protocol_type(s("consumer"))
+                        .with_protocols(vec![
+                            join_group_request::JoinGroupRequestProtocol::default()
+                                .with_name(s("range"))
+                                .with_metadata(Bytes::from_static(b"m")),
+                        ]);
+                    let r: JoinGroupResponse = answers(&mut raw, row.key, v, req).await;
+                    let expected = if v >= 4 { 79 } else { 0 };
+                    assert_eq!(r.error_code, expected, "JoinGroup v{v}");
+                    assert!(!r.member_id.is_empty());
+                }
+                ApiKey::Heartbeat => {
+                    let req = HeartbeatRequest::default()
+                        .with_group_id(GroupId(s("nope")))
+                        .with_member_id(s("m"));
+                    let r: HeartbeatResponse = answers(&mut raw, row.key, v, req).await;
+                    assert_eq!(r.error_code, 25, "Heartbeat v{v}: UNKNOWN_MEMBER_ID");
+                }
+                ApiKey::LeaveGroup => {
+                    let req = if v >= 3 {
+                        LeaveGroupRequest::default()
+                            .with_group_id(GroupId(s("nope")))
+                            .with_members(vec![leave_group_request::MemberIdentity::default()
+                                .with_member_id(s("m"))])
+                    } else {
+                        LeaveGroupRequest::default()
+                            .with_group_id(GroupId(s("nope")))
+                            .with_member_id(s("m"))
+                    };
+                    let r: LeaveGroupResponse = answers(&mut raw, row.key, v, req).await;
+                    let code = if v >= 3 {
+                        r.members[0].error_code
+                    } else {
+                        r.error_code
+                    };
+                    assert_eq!(code, 25, "LeaveGroup v{v}");
+                }
+                ApiKey::SyncGroup => {
+                    let req = SyncGroupRequest::default()
+                        .with_group_id(GroupId(s("nope")))
+                        .with_member_id(s("m"));
+                    let r: SyncGroupResponse = answers(&mut raw, row.key, v, req).await;
+                    assert_eq!(r.error_code, 25, "SyncGroup v{v}");
+                }
+                ApiKey::DescribeGroups => {
+                    let req = DescribeGroupsRequest::default().with_groups(vec![GroupId(s("pg"))]);
+                    let r: DescribeGroupsResponse = answers(&mut raw, row.key, v, req).await;
+                    assert_eq!(r.groups[0].error_code, 0, "DescribeGroups v{v}");
+                    assert_eq!(&*r.groups[0].group_state, "Empty");
+                }
+                ApiKey::ListGroups => {
+                    let r: ListGroupsResponse =
+                        answers(&mut raw, row.key, v, ListGroupsRequest::default()).await;
+                    assert!(
+                        r.groups.iter().any(|g| &*g.group_id.0 == "pg"),
+                        "ListGroups v{v}"
+                    );
+                }
+                ApiKey::DeleteGroups => {
+                    let req =
+                        DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("nope"))]);
+                    let r: DeleteGroupsResponse = answers(&mut raw, row.key, v, req).await;
+                    assert_eq!(
+                        r.results[0].error_code, 69,
+                        "DeleteGroups v{v}: GROUP_ID_NOT_FOUND"
+                    );
+                }
+                ApiKey::OffsetDelete => {
+                    let req = OffsetDeleteRequest::default()
+                        .with_group_id(GroupId(s("pg")))
+                        .with_topics(vec![
+                            offset_delete_request::OffsetDeleteRequestTopic::default()
+                                .with_name(name)
+                                .with_partitions(vec![
+                                    offset_delete_request::OffsetDeleteRequestPartition::default(),
+                                ]),
+                        ]);
+                    let r: OffsetDeleteResponse = answers(&mut raw, row.key, v, req).await;
+                    assert_eq!(r.error_code, 0);
+                    assert_eq!(r.topics[0].partitions[0].error_code, 0, "OffsetDelete v{v}");
                 }
                 other => panic!("no version check for {other:?}"),
             }

@@ -8,6 +8,7 @@ use std::pin::Pin;
 
 use crate::ctx::Ctx;
 
+mod groups;
 mod idempotence;
 mod protocol;
 mod validation;
@@ -22,7 +23,7 @@ pub(crate) struct Scenario {
     /// Stable id, used by `--only` and in the allow-list. Starts with the §9 number when the
     /// scenario is one of kafka-idempotence.md's.
     pub(crate) id: &'static str,
-    /// `idempotence`, `validation` or `protocol`.
+    /// `idempotence`, `validation`, `protocol` or `groups`.
     pub(crate) family: &'static str,
     /// What it does, for the report.
     pub(crate) title: &'static str,
@@ -48,6 +49,7 @@ pub(crate) fn all() -> Vec<Scenario> {
     let mut all = idempotence::all();
     all.extend(validation::all());
     all.extend(protocol::all());
+    all.extend(groups::all());
     all
 }
 
