@@ -267,11 +267,18 @@ def measure(opts, broker, cell, client, phase, rep, rate, records):
     broker.create_topic(topic, cell["partitions"], cell["durability"])
     rss_reset = reset_peak_rss(broker.pid)
     cpu0 = cpu_seconds(broker.pid)
+    t0, c0 = time.monotonic(), os.times()
     res = run_client(client, opts, broker.addr, topic, records, cell["size"], cell["idempotence"], rate)
+    c1, wall = os.times(), time.monotonic() - t0
     cpu = cpu_seconds(broker.pid) - cpu0
+    # The load generator's CPU use over its whole run (JVM start included): near 1.0 means the
+    # client, not the broker, set the pace.
+    client_cpu = (c1.children_user + c1.children_system) - (c0.children_user + c0.children_system)
     gb = res["records"] * cell["size"] / 1e9
     res.update(broker=broker.kind, client=client, phase=phase, rep=rep, cell=cell_name(cell), **cell,
-               target_rate=rate, broker_cpu_s=round(cpu, 3),
+               target_rate=rate, broker_cpu_s=round(cpu, 3), client_cpu_s=round(client_cpu, 3),
+               client_wall_s=round(wall, 3), client_cpu_util=round(client_cpu / wall, 2),
+               broker_cpu_util=round(cpu / wall, 2),
                cpu_s_per_gb=round(cpu / gb, 2) if gb else None,
                peak_rss_mib=round(status_kib(broker.pid, "VmHWM") / 1024, 1),
                peak_rss_scope="run" if rss_reset else "process",
@@ -280,7 +287,7 @@ def measure(opts, broker, cell, client, phase, rep, rate, records):
         raise RuntimeError(f"{client} on {broker.kind} reported {res['errors']} errors in {topic}")
     log(f"  {broker.kind:5} {phase:4} {cell_name(cell):26} {client:7} {res['records_per_sec']:>11,.0f} rec/s "
         f"{res['mb_per_sec']:7.1f} MB/s p50 {res['p50_ms']:.1f} p99 {res['p99_ms']:.1f} ms "
-        f"cpu {cpu:.2f}s rss {res['peak_rss_mib']} MiB")
+        f"cpu {cpu:.2f}s ({cpu / wall:.0%}) client cpu {client_cpu / wall:.0%} rss {res['peak_rss_mib']} MiB")
     return res
 
 
@@ -387,6 +394,8 @@ def main():
     log("measuring machine limits (loopback TCP, fdatasync)")
     meta["limits"] = machine_limits(work)
     log(f"  {meta['limits']}")
+    with open(os.path.join(opts.out, "meta.json"), "w") as f:  # rewritten at the end
+        json.dump(dict(meta, seconds=0.0, loadavg_end=["?"] * 3, partial=True), f, indent=1)
     current = None
     try:
         with open(results_path, "w") as out:
@@ -507,7 +516,7 @@ def render(meta, results, cells, clients):
              f"{meta['latency_seconds']:.0f} s at 50% of the slower broker's peak.\n")
     lim = meta["limits"]
     L.append(f"Machine limits measured in the same run: loopback TCP {lim['loopback_tcp_mb_per_sec']:,.0f} MB/s "
-             f"(one connection, Python, 1 MiB writes); pwrite+fdatasync 4 KiB p50 {lim['fdatasync_4k_p50_ms']} ms "
+             f"(one connection, 1 MiB writes, reader and writer in two processes on the two CPUs); pwrite+fdatasync 4 KiB p50 {lim['fdatasync_4k_p50_ms']} ms "
              f"(p99 {lim['fdatasync_4k_p99_ms']}), 64 KiB p50 {lim['fdatasync_64k_p50_ms']} ms "
              f"(p99 {lim['fdatasync_64k_p99_ms']}).\n")
     L.append("Ratios are idem ÷ Kafka per repetition: **median** (min–max). Throughput > 1 is better for idem; "
@@ -527,8 +536,8 @@ def render(meta, results, cells, clients):
     L.append(f"\nGeometric mean of the idem/Kafka peak records/s ratios over all cells, clients and "
              f"repetitions: **{geomean_ratio(results):.2f}**.\n")
     L.append("### Medians per broker\n")
-    L.append("| cell | client | broker | records/s | MB/s | p50 / p99 / p99.9 ms (peak) | p50 / p99 / p99.9 ms (50%) | CPU s/GB | peak RSS MiB |")
-    L.append("|---|---|---|---:|---:|---|---|---:|---:|")
+    L.append("| cell | client | broker | records/s | MB/s | p50 / p99 / p99.9 ms (peak) | p50 / p99 / p99.9 ms (50%) | CPU s/GB | peak RSS MiB | broker / client CPU use (peak) |")
+    L.append("|---|---|---|---:|---:|---|---|---:|---:|---|")
     for c in cells:
         for cl in clients:
             for b in ("idem", "kafka"):
@@ -537,7 +546,8 @@ def render(meta, results, cells, clients):
                 L.append(f"| {n} | {cl} | {b} | {g('peak', 'records_per_sec'):,.0f} | {g('peak', 'mb_per_sec'):.1f} | "
                          f"{g('peak', 'p50_ms'):.1f} / {g('peak', 'p99_ms'):.1f} / {g('peak', 'p999_ms'):.1f} | "
                          f"{g('lat', 'p50_ms'):.1f} / {g('lat', 'p99_ms'):.1f} / {g('lat', 'p999_ms'):.1f} | "
-                         f"{g('peak', 'cpu_s_per_gb'):.1f} | {g('peak', 'peak_rss_mib'):.0f} |")
+                         f"{g('peak', 'cpu_s_per_gb'):.1f} | {g('peak', 'peak_rss_mib'):.0f} | "
+                         f"{g('peak', 'broker_cpu_util'):.0%} / {g('peak', 'client_cpu_util'):.0%} |")
     L.append("\n### Start-up: process spawn → first acknowledged record\n")
     L.append("| broker | runs (ms) | median ms | RSS right after, MiB |")
     L.append("|---|---|---:|---:|")
@@ -554,6 +564,8 @@ def render(meta, results, cells, clients):
         b = statistics.median(x["first_ack_s"] for x in st["kafka"])
         L.append(f"\nidem ÷ Kafka (medians): **{a / b:.3f}**.\n")
     # idempotence overhead: plain/idem throughput of the same broker, client, size, partitions, durability
+    if not any(not c["idempotence"] for c in cells):
+        return "\n".join(L) + "\n"
     L.append("### Idempotence overhead (1 − idempotent ÷ plain records/s, medians)\n")
     L.append("| cell (without idempotence) | client | idem | Kafka |")
     L.append("|---|---|---:|---:|")
