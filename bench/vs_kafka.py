@@ -65,6 +65,28 @@ def start_boottime(pid):
     return int(fields[19]) / CLK_TCK
 
 
+def runq_wait_seconds(pid):
+    """Time the broker's threads spent runnable but waiting for a CPU (/proc/PID/task/*/schedstat,
+    second field): on a shared machine this is how much other processes held the broker back."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
+
+
+def psi():
+    """CPU pressure (PSI): share of time some runnable task waited for a CPU, 10 s / 60 s / 300 s."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return f.readline().split()[1:4]
+    except OSError:
+        return []
+
+
 def status_kib(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -266,11 +288,12 @@ def measure(opts, broker, cell, client, phase, rep, rate, records):
     topic = f"{cell_name(cell)}-{client}-{phase}-r{rep}".replace(".", "_")
     broker.create_topic(topic, cell["partitions"], cell["durability"])
     rss_reset = reset_peak_rss(broker.pid)
-    cpu0 = cpu_seconds(broker.pid)
+    cpu0, wait0 = cpu_seconds(broker.pid), runq_wait_seconds(broker.pid)
     t0, c0 = time.monotonic(), os.times()
     res = run_client(client, opts, broker.addr, topic, records, cell["size"], cell["idempotence"], rate)
     c1, wall = os.times(), time.monotonic() - t0
     cpu = cpu_seconds(broker.pid) - cpu0
+    runq_wait = runq_wait_seconds(broker.pid) - wait0
     # The load generator's CPU use over its whole run (JVM start included): near 1.0 means the
     # client, not the broker, set the pace.
     client_cpu = (c1.children_user + c1.children_system) - (c0.children_user + c0.children_system)
@@ -278,7 +301,7 @@ def measure(opts, broker, cell, client, phase, rep, rate, records):
     res.update(broker=broker.kind, client=client, phase=phase, rep=rep, cell=cell_name(cell), **cell,
                target_rate=rate, broker_cpu_s=round(cpu, 3), client_cpu_s=round(client_cpu, 3),
                client_wall_s=round(wall, 3), client_cpu_util=round(client_cpu / wall, 2),
-               broker_cpu_util=round(cpu / wall, 2),
+               broker_cpu_util=round(cpu / wall, 2), broker_runq_wait_s=round(runq_wait, 3),
                cpu_s_per_gb=round(cpu / gb, 2) if gb else None,
                peak_rss_mib=round(status_kib(broker.pid, "VmHWM") / 1024, 1),
                peak_rss_scope="run" if rss_reset else "process",
@@ -287,7 +310,7 @@ def measure(opts, broker, cell, client, phase, rep, rate, records):
         raise RuntimeError(f"{client} on {broker.kind} reported {res['errors']} errors in {topic}")
     log(f"  {broker.kind:5} {phase:4} {cell_name(cell):26} {client:7} {res['records_per_sec']:>11,.0f} rec/s "
         f"{res['mb_per_sec']:7.1f} MB/s p50 {res['p50_ms']:.1f} p99 {res['p99_ms']:.1f} ms "
-        f"cpu {cpu:.2f}s ({cpu / wall:.0%}) client cpu {client_cpu / wall:.0%} rss {res['peak_rss_mib']} MiB")
+        f"cpu {cpu:.2f}s ({cpu / wall:.0%}) runq wait {runq_wait:.2f}s client cpu {client_cpu / wall:.0%} rss {res['peak_rss_mib']} MiB")
     return res
 
 
@@ -390,7 +413,8 @@ def main():
             "kernel": platform.release(), "cpus": os.cpu_count(),
             "cpu_model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
             "mem_gib": round(os.sysconf("SC_PHYS_PAGES") * PAGE / 2**30, 1),
-            "loadavg_start": open("/proc/loadavg").read().split()[:3]}
+            "loadavg_start": open("/proc/loadavg").read().split()[:3],
+            "cpu_pressure_start": psi()}
     log("measuring machine limits (loopback TCP, fdatasync)")
     meta["limits"] = machine_limits(work)
     log(f"  {meta['limits']}")
@@ -443,6 +467,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     meta["seconds"] = round(time.monotonic() - started, 1)
     meta["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    meta["cpu_pressure_end"] = psi()
     with open(os.path.join(opts.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     report = render(meta, results, cells, clients)
