@@ -66,16 +66,21 @@ def start_boottime(pid):
 
 
 def runq_wait_seconds(pid):
-    """Time the broker's threads spent runnable but waiting for a CPU (/proc/PID/task/*/schedstat,
-    second field): on a shared machine this is how much other processes held the broker back."""
-    total = 0
+    """{thread id: seconds it spent runnable but waiting for a CPU} (/proc/PID/task/*/schedstat,
+    second field): on a shared machine, how much other processes held the broker back."""
+    out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[1])
+                out[tid] = int(f.read().split()[1]) / 1e9
         except (OSError, IndexError, ValueError):
             pass
-    return total / 1e9
+    return out
+
+
+def runq_wait_delta(before, after):
+    """Summed over the threads alive at both samples (a thread that exits takes its count along)."""
+    return sum(after[t] - before[t] for t in after if t in before)
 
 
 def psi():
@@ -293,7 +298,7 @@ def measure(opts, broker, cell, client, phase, rep, rate, records):
     res = run_client(client, opts, broker.addr, topic, records, cell["size"], cell["idempotence"], rate)
     c1, wall = os.times(), time.monotonic() - t0
     cpu = cpu_seconds(broker.pid) - cpu0
-    runq_wait = runq_wait_seconds(broker.pid) - wait0
+    runq_wait = runq_wait_delta(wait0, runq_wait_seconds(broker.pid))
     # The load generator's CPU use over its whole run (JVM start included): near 1.0 means the
     # client, not the broker, set the pace.
     client_cpu = (c1.children_user + c1.children_system) - (c0.children_user + c0.children_system)
@@ -527,8 +532,10 @@ def fmt_ratio(v):
 
 
 def med(results, broker, cell, client, phase, key):
+    # (runq wait < 0 came from threads that exited mid-run in an earlier version: no value)
     v = [r[key] for r in results if r.get("phase") == phase and r["broker"] == broker
-         and r["cell"] == cell and r["client"] == client and r[key] is not None]
+         and r["cell"] == cell and r["client"] == client and r.get(key) is not None
+         and not (key == "broker_runq_wait_s" and r[key] < 0)]
     return statistics.median(v) if v else float("nan")
 
 
@@ -539,7 +546,7 @@ def render(meta, results, cells, clients):
              f"{meta['mem_gib']} GiB, kernel {meta['kernel']}; load average {' '.join(meta['loadavg_start'])} at "
              f"start, {' '.join(meta['loadavg_end'])} at the end; {meta['seconds']:.0f} s. "
              f"Records per peak run: {'; '.join(cl + ' ' + ', '.join(f'{v:,} × {k} B' for k, v in d.items()) for cl, d in meta['records'].items())}; latency runs "
-             f"{meta['latency_seconds']:.0f} s at 50% of the slower broker's peak.\n")
+             f"{meta['latency_seconds']:g} s at 50% of the slower broker's peak.\n")
     lim = meta["limits"]
     L.append(f"Machine limits measured in the same run: loopback TCP {lim['loopback_tcp_mb_per_sec']:,.0f} MB/s "
              f"(one connection, 1 MiB writes, reader and writer in two processes on the two CPUs); pwrite+fdatasync 4 KiB p50 {lim['fdatasync_4k_p50_ms']} ms "
