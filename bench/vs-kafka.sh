@@ -38,5 +38,6 @@ if ! "$venv/bin/python" -c 'import confluent_kafka, matplotlib' 2>/dev/null; the
   "$venv/bin/pip" install -q confluent-kafka==2.16.1 matplotlib
 fi
 [[ $(nproc) -ge 2 ]] || say "warning: fewer than 2 CPUs; brokers and clients will share CPU 0"
-exec "$venv/bin/python" bench/vs_kafka.py --idem "$ROOT/target/release/idem" --python "$venv/bin/python" \
+idem="${CARGO_TARGET_DIR:-$ROOT/target}/release/idem"
+exec "$venv/bin/python" bench/vs_kafka.py --idem "$idem" --python "$venv/bin/python" \
   --out "$out" "${pass[@]}"
