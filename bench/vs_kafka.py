@@ -10,6 +10,7 @@ config: idem `flush.policy=always` against Kafka `flush.messages=1` ("fsync": ev
 acknowledged batch is on disk), idem `flush.policy=never` against Kafka's default ("page
 cache")."""
 import argparse
+import base64
 import datetime
 import json
 import math
@@ -180,9 +181,11 @@ num.io.threads=8
         cp = os.path.join(ROOT, ".cache", "kafka", "lib", "*")
         if os.environ.get("IDEM_KAFKA_CACHE"):
             cp = os.path.join(os.environ["IDEM_KAFKA_CACHE"], "lib", "*")
-        cluster_id = subprocess.run(
-            "head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22",
-            shell=True, capture_output=True, text=True, check=True).stdout.strip()
+        # 16 random bytes in unpadded base64url, never starting with '-' (the storage tool
+        # would read it as an option; Kafka's own Uuid.randomUuid() regenerates those too).
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
         subprocess.run(["java", "-Xmx256M", f"-Dlog4j2.configurationFile={KAFKA_DIR}/log4j2-tools.properties",
                         "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", props],
                        check=True, capture_output=True)

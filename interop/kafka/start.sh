@@ -62,7 +62,12 @@ now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 t0=$(now_ms)
 # Static voters (controller.quorum.voters) => format without --standalone.
 # A cluster id is 16 random bytes in unpadded base64url, which is what `StorageTool random-uuid` prints.
-cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+# Never starting with '-': the storage tool would read it as an option (Kafka's own
+# Uuid.randomUuid() regenerates such ids too).
+cluster_id=-
+while [[ $cluster_id == -* ]]; do
+  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+done
 java -Xmx256M -Dlog4j2.configurationFile="$HERE/log4j2-tools.properties" -cp "$KAFKA_CP" \
   kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" > "$dir/format.log" 2>&1 \
   || { cat "$dir/format.log" >&2; die "storage format failed"; }
