@@ -172,6 +172,12 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A Kafka error code by Kafka's name (`OUT_OF_ORDER_SEQUENCE_NUMBER`), `UNKNOWN` if none.
+pub fn error_name(code: i16) -> String {
+    kafka_protocol::error::ResponseError::try_from_code(code)
+        .map_or_else(|| "UNKNOWN".to_string(), |e| screaming(&format!("{e:?}")))
+}
+
 /// `OutOfOrderSequenceNumber` → `OUT_OF_ORDER_SEQUENCE_NUMBER`, Kafka's spelling.
 fn screaming(camel: &str) -> String {
     let mut out = String::with_capacity(camel.len() + 8);
@@ -295,8 +301,7 @@ pub fn render(broker: &Broker) -> String {
     for ((api, code), n) in errors {
         let api_name = kafka_protocol::messages::ApiKey::try_from(api)
             .map_or_else(|_| api.to_string(), |k| format!("{k:?}"));
-        let error = kafka_protocol::error::ResponseError::try_from_code(code)
-            .map_or_else(|| "UNKNOWN".to_string(), |e| screaming(&format!("{e:?}")));
+        let error = error_name(code);
         let _ = writeln!(
             out,
             "idem_errors_total{{api=\"{api_name}\",code=\"{code}\",error=\"{}\"}} {n}",

@@ -152,28 +152,12 @@ fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
+/// Kafka's name for an error code, with the number when Kafka has none.
 fn error_name(code: i16) -> String {
-    kafka_protocol::error::ResponseError::try_from_code(code).map_or_else(
-        || format!("error {code}"),
-        |e| {
-            let camel = format!("{e:?}");
-            let mut out = String::new();
-            for (i, c) in camel.chars().enumerate() {
-                if c.is_ascii_uppercase() && i > 0 {
-                    out.push('_');
-                }
-                out.push(c.to_ascii_uppercase());
-            }
-            out
-        },
-    )
+    match idem_broker::http::error_name(code) {
+        n if n == "UNKNOWN" => format!("error {code}"),
+        n => n,
+    }
 }
 
 impl Demo {
@@ -267,7 +251,7 @@ impl Demo {
         let seq = inner.next_seq[p];
         let sent = inner.batch(message, partition, seq);
         if inner.idempotence {
-            inner.next_seq[p] = idem_producer_seq_next(seq);
+            inner.next_seq[p] = idem_producer_state::increment_sequence(seq, 1);
         }
         inner.last = Some(sent.clone());
         self.produce(&mut inner, sent, Intent::Send).await;
@@ -302,7 +286,7 @@ impl Demo {
             self.publish(&inner);
             return Ok(());
         }
-        let seq = idem_producer_seq_next(inner.next_seq[p]);
+        let seq = idem_producer_state::increment_sequence(inner.next_seq[p], 1);
         let sent = inner.batch(message, partition, seq);
         self.produce(&mut inner, sent, Intent::Skip).await;
         Ok(())
@@ -543,15 +527,6 @@ impl Demo {
     }
 }
 
-/// The next sequence, wrapping at i32::MAX like Kafka's.
-fn idem_producer_seq_next(seq: i32) -> i32 {
-    if seq == i32::MAX {
-        0
-    } else {
-        seq + 1
-    }
-}
-
 impl Sent {
     fn describe(&self) -> String {
         if self.producer_id < 0 {
@@ -651,7 +626,7 @@ impl Inner {
             producer_id,
             epoch,
             seq,
-            now_ms(),
+            idem_broker::broker::now_ms(),
             0,
             &[message.as_bytes()],
         );
