@@ -32,7 +32,7 @@ use criterion::{
 };
 use idem_broker::config::{FlushPolicy, TopicConfig};
 use idem_broker::metrics::Metrics;
-use idem_broker::partition::{Partition, Setup};
+use idem_broker::partition::{Dedupe, Partition, Setup};
 use idem_broker::BrokerConfig;
 use idem_log::{Log, StdStorage};
 use idem_wire::batch::{
@@ -51,6 +51,12 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Kafka's rules, every producer id taken as issued (these tests make up their own ids).
+const DEDUPE: Dedupe = Dedupe::On {
+    issued_below: i64::MAX,
+    max_decompressed_bytes: 1 << 27,
+};
 
 /// Kafka's default `max.message.bytes`, which the broker enforces: the "1 MiB" batch must fit.
 const MAX_MESSAGE_BYTES: usize = 1_048_588;
@@ -323,7 +329,7 @@ impl PartitionFeed {
         let start = Instant::now();
         let result = self
             .partition
-            .produce(black_box(&self.batch), &header, now, true);
+            .produce(black_box(&self.batch), &header, now, DEDUPE);
         let elapsed = start.elapsed();
         let produced = result.expect("the batch is accepted");
         assert!(!produced.duplicate, "a new batch taken for a duplicate");

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use idem_log::{StdStorage, Storage};
@@ -11,6 +10,7 @@ use uuid::Uuid;
 
 use crate::catalog::{valid_topic_name, Catalog, TopicRecord};
 use crate::config::{BrokerConfig, TopicSettings};
+use crate::dir_lock::DirLock;
 use crate::error_codes as ec;
 use crate::groups::{Groups, OFFSETS_TOPIC};
 use crate::metrics::Metrics;
@@ -74,15 +74,12 @@ pub struct Broker {
     new_partitions: Mutex<Vec<Arc<Partition>>>,
     /// The consumer-group coordinator.
     groups: Arc<Groups>,
+    /// The exclusive lock on the data directory, held while the broker lives (released
+    /// early by [`Broker::release_dir_lock`] when a test simulates a crash).
+    dir_lock: Mutex<Option<DirLock>>,
 }
 
-/// Milliseconds since the epoch, by the broker's clock.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
     data_dir.join(format!("{topic}-{index}"))
@@ -95,6 +92,11 @@ impl Broker {
     pub fn open(config: BrokerConfig) -> anyhow::Result<Broker> {
         let storage: Arc<dyn Storage> = Arc::new(StdStorage);
         let data_dir = config.data_dir.clone();
+        storage
+            .create_dir_all(&data_dir)
+            .with_context(|| format!("create data directory {}", data_dir.display()))?;
+        // Before anything is read or written: a second broker on this directory stops here.
+        let dir_lock = DirLock::acquire(&data_dir, &config.listener)?;
         let catalog = Catalog::open(Arc::clone(&storage), &data_dir)?;
         let marker = data_dir.join(CLEAN_SHUTDOWN_MARKER);
         let clean = storage.exists(&marker);
@@ -187,7 +189,7 @@ impl Broker {
             for _ in 0..record.partitions {
                 let partition = opened.next().context("a partition open task was lost")??;
                 if let Some(max) = partition.max_producer_id() {
-                    pid_floor = pid_floor.max(max + 1);
+                    pid_floor = pid_floor.max(max.saturating_add(1));
                 }
                 partitions.push(Arc::new(partition));
             }
@@ -217,7 +219,9 @@ impl Broker {
                     .with_context(|| format!("remove {}", entry.path().display()))?;
             }
         }
-        let pids = ProducerIds::open(Arc::clone(&storage), &data_dir, pid_floor)?;
+        // The logs' producer ids count only if producer-ids.json is gone (see pid.rs): a batch
+        // can carry any id, so they must never raise the floor otherwise.
+        let pids = ProducerIds::open(Arc::clone(&storage), &data_dir, Some(pid_floor))?;
         // The marker is removed only once everything is open: a crash from here on is an
         // unclean stop again.
         if clean {
@@ -257,7 +261,18 @@ impl Broker {
             admin: Mutex::new(()),
             new_partitions: Mutex::new(new_partitions),
             groups,
+            dir_lock: Mutex::new(Some(dir_lock)),
         })
+    }
+
+    /// Releases the data directory lock before the broker is dropped, as the kernel does
+    /// when the process dies: for tests that simulate a crash and reopen the directory while
+    /// tasks of the old broker may still hold it.
+    pub fn release_dir_lock(&self) {
+        self.dir_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 
     /// The consumer-group coordinator.
@@ -317,6 +332,9 @@ impl Broker {
 
     /// Sets the advertised address once the listener is bound (port 0 becomes the real port).
     pub(crate) fn set_bound_address(&self, bound: std::net::SocketAddr) {
+        if let Some(lock) = &*self.dir_lock.lock().unwrap_or_else(|p| p.into_inner()) {
+            lock.note(&bound.to_string());
+        }
         if self.config.advertised_listener.is_some() {
             return;
         }
@@ -478,24 +496,21 @@ impl Broker {
             tracing::error!("create topic {name}: {e:#}");
             TopicError::new(ec::KAFKA_STORAGE_ERROR, format!("{e:#}"))
         };
-        self.catalog
+        let topic_name: Arc<str> = Arc::from(name);
+        // All or nothing: the directories first, then the catalog entry, which is the commit
+        // point. A failure on the way removes what was made; a crash on the way leaves
+        // directories the catalog does not name, which the next start removes.
+        let list = self
+            .create_partition_dirs(&topic_name, 0..partitions, &settings)
+            .map_err(storage_error)?;
+        if let Err(e) = self
+            .catalog
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .put_topic(record)
-            .map_err(storage_error)?;
-        let topic_name: Arc<str> = Arc::from(name);
-        let mut list = Vec::with_capacity(partitions as usize);
-        for index in 0..partitions {
-            let p = Partition::create(Setup {
-                storage: Arc::clone(&self.storage),
-                dir: partition_dir(&self.config.data_dir, name, index),
-                topic: Arc::clone(&topic_name),
-                index,
-                config: settings.effective.clone(),
-                metrics: Arc::clone(&self.metrics),
-            })
-            .map_err(|e| storage_error(e.into()))?;
-            list.push(Arc::new(p));
+        {
+            self.remove_partition_dirs(&list);
+            return Err(storage_error(e));
         }
         let topic = Arc::new(Topic {
             name: topic_name,
@@ -506,6 +521,58 @@ impl Broker {
         self.register(Arc::clone(&topic));
         tracing::info!(topic = name, partitions, "created topic");
         Ok(topic)
+    }
+
+    /// Creates the directories of partitions `indexes` of a topic. On the first failure the
+    /// ones already made are removed again and the error is returned.
+    fn create_partition_dirs(
+        &self,
+        topic: &Arc<str>,
+        indexes: std::ops::Range<i32>,
+        settings: &TopicSettings,
+    ) -> anyhow::Result<Vec<Arc<Partition>>> {
+        let mut made = Vec::with_capacity(indexes.len());
+        for index in indexes {
+            let dir = partition_dir(&self.config.data_dir, topic, index);
+            let created = clear_orphan_dir(self.storage.as_ref(), &dir).and_then(|()| {
+                Partition::create(Setup {
+                    storage: Arc::clone(&self.storage),
+                    dir: dir.clone(),
+                    topic: Arc::clone(topic),
+                    index,
+                    config: settings.effective.clone(),
+                    metrics: Arc::clone(&self.metrics),
+                })
+                .map_err(|e| {
+                    // The directory was free or ours; what the failed creation left in it
+                    // goes too.
+                    if let Err(e) = idem_log::delete_log_dir(self.storage.as_ref(), &dir) {
+                        tracing::debug!("remove {}: {e}", dir.display());
+                    }
+                    anyhow::Error::new(e).context(format!("create partition {topic}-{index}"))
+                })
+            });
+            match created {
+                Ok(p) => made.push(Arc::new(p)),
+                Err(e) => {
+                    self.remove_partition_dirs(&made);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(made)
+    }
+
+    /// Removes the directories of partitions that were created but never committed to the
+    /// catalog. Best effort: what is left is removed at the next start.
+    fn remove_partition_dirs(&self, partitions: &[Arc<Partition>]) {
+        for p in partitions {
+            p.close_flusher();
+            let dir = partition_dir(&self.config.data_dir, p.topic(), p.index());
+            if let Err(e) = idem_log::delete_log_dir(self.storage.as_ref(), &dir) {
+                tracing::warn!("remove {} after a failed creation: {e}", dir.display());
+            }
+        }
     }
 
     fn register(&self, topic: Arc<Topic>) {
@@ -592,29 +659,29 @@ impl Broker {
             partitions: count,
             configs: topic.settings.overrides.clone(),
         };
-        self.catalog
+        // As for creation: the new directories first, the catalog last.
+        let storage_error = |e: anyhow::Error| {
+            tracing::error!("create partitions of {name}: {e:#}");
+            TopicError::new(ec::KAFKA_STORAGE_ERROR, format!("{e:#}"))
+        };
+        let added = self
+            .create_partition_dirs(&topic.name, current..count, &topic.settings)
+            .map_err(storage_error)?;
+        if let Err(e) = self
+            .catalog
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .put_topic(record)
-            .map_err(|e| TopicError::new(ec::KAFKA_STORAGE_ERROR, format!("{e:#}")))?;
-        let mut partitions = topic.partitions.clone();
-        for index in current..count {
-            let p = Partition::create(Setup {
-                storage: Arc::clone(&self.storage),
-                dir: partition_dir(&self.config.data_dir, name, index),
-                topic: Arc::clone(&topic.name),
-                index,
-                config: topic.settings.effective.clone(),
-                metrics: Arc::clone(&self.metrics),
-            })
-            .map_err(|e| TopicError::new(ec::KAFKA_STORAGE_ERROR, e.to_string()))?;
-            let p = Arc::new(p);
-            self.new_partitions
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Arc::clone(&p));
-            partitions.push(p);
+        {
+            self.remove_partition_dirs(&added);
+            return Err(storage_error(e));
         }
+        let mut partitions = topic.partitions.clone();
+        self.new_partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(added.iter().cloned());
+        partitions.extend(added);
         let grown = Arc::new(Topic {
             name: Arc::clone(&topic.name),
             id: topic.id,
@@ -652,6 +719,9 @@ impl Broker {
             )
             .with_context(|| format!("write {}", marker.display()))?;
         }
+        // Nothing is written after this; a broker reopening the directory in this process
+        // (tests) must not wait for the last reference to this one to go.
+        self.release_dir_lock();
         Ok(())
     }
 }
@@ -679,4 +749,40 @@ fn looks_like_partition_dir(path: &Path) -> bool {
         !topic.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
     });
     numbered && (name.ends_with(".deleted") || path.join("partition.checkpoint").exists())
+}
+
+/// Makes way for a new partition directory. A directory under that name that the catalog
+/// does not know (a creation or deletion cut short) is removed if it holds only what idem
+/// writes there; anything else is refused rather than deleted.
+fn clear_orphan_dir(storage: &dyn Storage, dir: &Path) -> anyhow::Result<()> {
+    if !storage.exists(dir) {
+        return Ok(());
+    }
+    let names = storage
+        .list_dir(dir)
+        .with_context(|| format!("list {}", dir.display()))?;
+    let ours = |n: &String| {
+        n == "partition.checkpoint"
+            || n.ends_with(".tmp")
+            || [
+                ".log",
+                ".index",
+                ".timeindex",
+                ".snapshot",
+                ".snapshot.corrupt",
+            ]
+            .iter()
+            .any(|s| n.ends_with(s))
+    };
+    if let Some(other) = names.iter().find(|n| !ours(n)) {
+        anyhow::bail!(
+            "{} already exists and holds {other:?}, which idem did not write; move it away",
+            dir.display()
+        );
+    }
+    tracing::warn!(
+        "removing {}: a partition directory no topic owns (a creation or deletion cut short)",
+        dir.display()
+    );
+    idem_log::delete_log_dir(storage, dir).with_context(|| format!("remove {}", dir.display()))
 }

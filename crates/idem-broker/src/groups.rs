@@ -26,9 +26,9 @@ use idem_wire::batch::{BatchHeader, RawBatch, MAGIC_V2};
 use idem_wire::records::{encode_record, RecordParts};
 use tokio::sync::oneshot;
 
-use crate::broker::now_ms;
+use crate::clock::now_ms;
 use crate::config::BrokerConfig;
-use crate::partition::Partition;
+use crate::partition::{Dedupe, Partition};
 
 /// The internal topic holding committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -325,7 +325,7 @@ fn append(log: &Partition, records: &[Record], now: i64) -> Result<(i64, i64), S
     .to_bytes();
     let header = BatchHeader::parse(&bytes).map_err(|e| e.to_string())?;
     let produced = log
-        .produce(&bytes, &header, now, false)
+        .produce(&bytes, &header, now, Dedupe::Off)
         .map_err(|e| e.message)?;
     Ok((produced.base_offset, produced.required_high_watermark))
 }

@@ -201,7 +201,7 @@ fn label(v: &str) -> String {
 pub fn render(broker: &Broker) -> String {
     let m = broker.metrics();
     let mut out = String::with_capacity(4096);
-    let counters: [(&str, &str, u64); 14] = [
+    let counters: [(&str, &str, u64); 15] = [
         (
             "idem_batches_appended_total",
             "Record batches appended to partition logs.",
@@ -224,8 +224,13 @@ pub fn render(broker: &Broker) -> String {
         ),
         (
             "idem_duplicate_payload_mismatches_total",
-            "Duplicates whose bytes differed from the original batch.",
+            "Batches refused with INVALID_RECORD: the sequence range of a stored batch with other records.",
             m.duplicate_payload_mismatches.get(),
+        ),
+        (
+            "idem_duplicate_restamped_total",
+            "Duplicates that differed from the stored batch only in timestamps (answered as duplicates).",
+            m.duplicate_restamped.get(),
         ),
         (
             "idem_out_of_order_total",

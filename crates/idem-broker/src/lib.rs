@@ -14,7 +14,9 @@
 
 pub mod broker;
 pub mod catalog;
+pub mod clock;
 pub mod config;
+pub mod dir_lock;
 pub mod error_codes;
 pub mod groups;
 mod handlers;

@@ -90,8 +90,12 @@ pub struct Metrics {
     pub bytes_appended: Counter,
     /// Retried batches answered with their original offsets, nothing written.
     pub duplicates: Counter,
-    /// Duplicates whose bytes differed from the original (same epoch and sequence range).
+    /// Batches refused with INVALID_RECORD because they reuse the epoch and sequence range
+    /// of a stored batch with other records (Kafka would answer them as duplicates).
     pub duplicate_payload_mismatches: Counter,
+    /// Duplicates whose bytes differed from the stored batch only in timestamps (a client
+    /// re-stamped its retry, or a LogAppendTime rewrite); answered as duplicates.
+    pub duplicate_restamped: Counter,
     /// OUT_OF_ORDER_SEQUENCE_NUMBER answers.
     pub out_of_order: Counter,
     /// INVALID_PRODUCER_EPOCH answers.

@@ -19,7 +19,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use idem_log::{Log, LogError, Storage};
-use idem_producer_state::{snapshot, BatchInfo, Decision, ProducerEntry, ProducerStateTable};
+use idem_producer_state::{
+    check_issued, snapshot, BatchInfo, Decision, Duplicate, ProducerEntry, ProducerStateTable,
+    Rejection,
+};
 use idem_wire::batch::{self, BatchHeader};
 use tokio::sync::{watch, Notify};
 
@@ -121,6 +124,23 @@ pub struct Setup {
     pub config: TopicConfig,
     /// Broker counters.
     pub metrics: Arc<Metrics>,
+}
+
+/// How the produce path judges a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedupe {
+    /// Kafka's producer-state rules, and producer ids at or above `issued_below` (never
+    /// handed out by InitProducerId) refused.
+    On {
+        /// Every producer id this cluster handed out is below this.
+        issued_below: i64,
+        /// Cap on decompressed bytes when a retry's records are compared with the stored
+        /// batch's (`idem.max.decompressed.bytes`).
+        max_decompressed_bytes: u64,
+    },
+    /// Every batch appended untracked (`idem.unsafe.disable.dedupe`, and the group
+    /// coordinator's own records, which carry no producer id).
+    Off,
 }
 
 /// Leader epoch stamped on stored batches. A single node never changes leader.
@@ -282,13 +302,13 @@ impl Partition {
     }
 
     /// Appends a batch a client sent, after [`idem_wire::batch::validate_client_batch`]
-    /// accepted it. With `dedupe` false (a debug switch) the producer state is bypassed.
+    /// accepted it. With [`Dedupe::Off`] (a debug switch) the producer state is bypassed.
     pub fn produce(
         &self,
         batch_bytes: &[u8],
         header: &BatchHeader,
         now_ms: i64,
-        dedupe: bool,
+        dedupe: Dedupe,
     ) -> Result<Produced, PartitionError> {
         let mut inner = self.lock();
         if let Some(reason) = inner.log.offline_reason() {
@@ -298,41 +318,23 @@ impl Partition {
             ));
         }
         let info = batch_info(header);
-        let decision = if dedupe {
-            inner.producers.check(&info)
-        } else {
-            Decision::AppendUntracked
+        let decision = match dedupe {
+            Dedupe::On { issued_below, .. } => match check_issued(&info, issued_below) {
+                Ok(()) => inner.producers.check(&info),
+                Err(r) => Decision::Reject(r),
+            },
+            Dedupe::Off => Decision::AppendUntracked,
         };
         let staged = match decision {
-            Decision::Reject(r) => {
-                match r.error_code() {
-                    ec::OUT_OF_ORDER_SEQUENCE_NUMBER => self.metrics.out_of_order.inc(),
-                    ec::INVALID_PRODUCER_EPOCH => self.metrics.fenced_epochs.inc(),
-                    _ => self.metrics.invalid_batches.inc(),
-                }
-                tracing::debug!(topic = %self.topic, partition = self.index, "refused batch: {r}");
-                return Err(PartitionError::new(r.error_code(), r.to_string()));
-            }
+            Decision::Reject(r) => return Err(self.refuse(r)),
             Decision::Duplicate(d) => {
-                self.metrics.duplicates.inc();
-                if d.content_differs {
-                    let n = self.metrics.duplicate_payload_mismatches.inc_get();
-                    // Some clients do this on every retry (kafkajs re-encodes a retried batch
-                    // with a new timestamp): say it at the 1st, 2nd, 4th, 8th, ... time, so
-                    // it is seen without flooding the log; the metric counts every one.
-                    if n.is_power_of_two() {
-                        tracing::warn!(
-                            mismatches_so_far = n,
-                            topic = %self.topic,
-                            partition = self.index,
-                            producer_id = info.producer_id,
-                            epoch = info.producer_epoch,
-                            first_seq = info.base_sequence,
-                            original_offset = d.original.first_offset(),
-                            "retried batch has the sequence range of an earlier batch but different bytes; answering with the original offset as Kafka does, the new bytes are not stored"
-                        );
-                    }
+                if d.content_differs && !self.same_records(&inner, &d, batch_bytes, dedupe) {
+                    self.metrics.duplicate_payload_mismatches.inc();
+                    let r = d.reused(&info);
+                    tracing::warn!(topic = %self.topic, partition = self.index, "refused batch: {r}");
+                    return Err(self.refuse(r));
                 }
+                self.metrics.duplicates.inc();
                 return Ok(Produced {
                     base_offset: d.original.first_offset(),
                     required_high_watermark: d.original.last_offset + 1,
@@ -390,6 +392,68 @@ impl Partition {
             log_append_time,
             duplicate: false,
         })
+    }
+
+    /// Counts a refusal and turns it into the partition's answer.
+    fn refuse(&self, r: Rejection) -> PartitionError {
+        match r.error_code() {
+            ec::OUT_OF_ORDER_SEQUENCE_NUMBER => self.metrics.out_of_order.inc(),
+            ec::INVALID_PRODUCER_EPOCH => self.metrics.fenced_epochs.inc(),
+            _ => self.metrics.invalid_batches.inc(),
+        }
+        tracing::debug!(topic = %self.topic, partition = self.index, "refused batch: {r}");
+        PartitionError::new(r.error_code(), r.to_string())
+    }
+
+    /// Whether a batch with a known sequence range but another CRC holds the records of the
+    /// stored one (a retry re-stamped by its client, or a LogAppendTime rewrite). Reads the
+    /// stored batch back: this runs only for such retries, never on the normal append path.
+    /// When the stored batch cannot be read or decoded (removed by retention meanwhile), the
+    /// retry is answered as Kafka answers it, as a duplicate.
+    fn same_records(
+        &self,
+        inner: &Inner,
+        d: &Duplicate,
+        batch_bytes: &[u8],
+        dedupe: Dedupe,
+    ) -> bool {
+        let max = match dedupe {
+            Dedupe::On {
+                max_decompressed_bytes,
+                ..
+            } => max_decompressed_bytes,
+            Dedupe::Off => return true,
+        };
+        let offset = d.original.first_offset();
+        let stored = inner
+            .log
+            .plan_read(offset, inner.log.log_end_offset())
+            .and_then(|plan| plan.read(batch_bytes.len(), true));
+        let verdict = match stored {
+            Ok(stored) => match BatchHeader::parse_prefix(&stored) {
+                Ok(h) if h.base_offset == offset => idem_wire::compare::same_records(
+                    &stored.slice(..h.total_len().min(stored.len())),
+                    &Bytes::copy_from_slice(batch_bytes),
+                    max,
+                )
+                .map_err(|e| e.to_string()),
+                Ok(h) => Err(format!("found the batch at {} instead", h.base_offset)),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        match verdict {
+            Ok(same) => {
+                if same {
+                    self.metrics.duplicate_restamped.inc();
+                }
+                same
+            }
+            Err(e) => {
+                tracing::warn!(topic = %self.topic, partition = self.index, offset, "cannot compare a retried batch with the stored one ({e}); answering it as a duplicate");
+                true
+            }
+        }
     }
 
     /// Rolls the active segment and writes a producer snapshot at the new base offset.

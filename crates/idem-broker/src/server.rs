@@ -69,6 +69,8 @@ impl RunningBroker {
                 p.close_flusher();
             }
         }
+        // A dead process holds no lock; tasks of this broker may still be winding down.
+        self.broker.release_dir_lock();
     }
 }
 

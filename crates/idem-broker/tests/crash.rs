@@ -18,11 +18,17 @@ use std::sync::{Arc, Mutex};
 
 use idem_broker::config::{BrokerConfig, FlushPolicy, TopicConfig};
 use idem_broker::metrics::Metrics;
-use idem_broker::partition::{batch_info, Partition, Setup};
+use idem_broker::partition::{batch_info, Dedupe, Partition, Setup};
 use idem_log::sim::{SimRng, SimStorage};
 use idem_producer_state::ProducerStateTable;
 use idem_test_support::batch;
 use idem_wire::batch::BatchHeader;
+
+/// Kafka's rules, every producer id taken as issued (these tests make up their own ids).
+const DEDUPE: Dedupe = Dedupe::On {
+    issued_below: i64::MAX,
+    max_decompressed_bytes: 1 << 27,
+};
 
 const NOW: i64 = 1_700_000_000_000;
 const NEVER_EXPIRE: i64 = i64::MAX / 4;
@@ -254,7 +260,7 @@ async fn run(seed: u64, states_wanted: usize) -> Tally {
             let (offset, bytes) = pr.acked[rng.below(pr.acked.len() as u64) as usize].clone();
             let h = BatchHeader::parse(&bytes).expect("header");
             let r = partition
-                .produce(&bytes, &h, ts, true)
+                .produce(&bytes, &h, ts, DEDUPE)
                 .expect("retry answered");
             assert!(
                 r.duplicate && r.base_offset == offset,
@@ -328,7 +334,7 @@ async fn run(seed: u64, states_wanted: usize) -> Tally {
         );
         let h = BatchHeader::parse(&bytes).expect("header");
         expect.lock().expect("lock").in_flight = Some(bytes.clone());
-        let r = partition.produce(&bytes, &h, ts, true).expect("append");
+        let r = partition.produce(&bytes, &h, ts, DEDUPE).expect("append");
         {
             let mut e = expect.lock().expect("lock");
             e.in_flight = None;

@@ -12,6 +12,11 @@
 //!    (wrapping from `i32::MAX` to 0), an unknown producer may start anywhere; otherwise
 //!    OUT_OF_ORDER_SEQUENCE_NUMBER.
 //!
+//! Before the table, [`check_issued`] refuses producer ids the cluster never handed out
+//! (UNKNOWN_PRODUCER_ID), and a duplicate whose records differ from the stored batch is
+//! refused by the caller with [`Rejection::ReusedSequence`] (INVALID_RECORD): both are
+//! places where idem is stricter than Kafka (interop/conformance/allow.txt).
+//!
 //! Judging never mutates: [`ProducerStateTable::check`] returns a [`Decision`] holding a
 //! [`StagedAppend`], and [`ProducerStateTable::commit`] applies it only after the log append
 //! succeeded, with the offset the log assigned. A failed append simply drops the staged value.
@@ -26,8 +31,8 @@ mod table;
 
 pub use sequence::{in_sequence, increment_sequence};
 pub use table::{
-    BatchInfo, BatchMetadata, Decision, Duplicate, ProducerEntry, ProducerStateTable, Rejection,
-    StagedAppend,
+    check_issued, BatchInfo, BatchMetadata, Decision, Duplicate, ProducerEntry, ProducerStateTable,
+    Rejection, StagedAppend,
 };
 
 /// Batches remembered per producer: the client keeps at most 5 requests in flight, so any

@@ -156,10 +156,24 @@ impl StagedAppend {
 pub struct Duplicate {
     /// The original batch: its offsets are the answer.
     pub original: BatchMetadata,
-    /// Same sequence range and epoch, but different bytes: a client bug or a reused range.
-    /// Kafka answers success with the old offset anyway (and so does idem, so that standard
-    /// clients keep working); the caller logs and counts it.
+    /// Same sequence range and epoch, but a different CRC: a client that re-stamped its
+    /// retry (kafkajs does), a LogAppendTime rewrite seen after a restart, or another writer
+    /// reusing the range. The caller compares the records themselves: equal apart from
+    /// timestamps is a duplicate, otherwise [`Duplicate::reused`] refuses the batch.
     pub content_differs: bool,
+}
+
+impl Duplicate {
+    /// The rejection for `batch` when its records differ from the original's.
+    pub fn reused(&self, batch: &BatchInfo) -> Rejection {
+        Rejection::ReusedSequence {
+            producer_id: batch.producer_id,
+            epoch: batch.producer_epoch,
+            first_seq: batch.base_sequence,
+            last_seq: batch.last_sequence(),
+            original_offset: self.original.first_offset(),
+        }
+    }
 }
 
 /// Why a batch is refused. Each maps to Kafka's error code.
@@ -213,6 +227,49 @@ pub enum Rejection {
         /// The sequence.
         base_sequence: i32,
     },
+    /// UNKNOWN_PRODUCER_ID (59): a producer id at or above every id this cluster ever handed
+    /// out. Kafka accepts any producer id; idem refuses ids it never issued, so that a forged
+    /// id can neither raise the allocation floor nor sit in the state waiting for the day the
+    /// id is handed to a real producer (whose first batches would then be taken for
+    /// duplicates and dropped).
+    #[error("producer id {producer_id} was never issued by this cluster (ids issued so far are below {issued_below})")]
+    NeverIssued {
+        /// Producer id.
+        producer_id: i64,
+        /// Every id handed out so far is below this.
+        issued_below: i64,
+    },
+    /// INVALID_RECORD (87): the epoch and sequence range of a batch already in the log, but
+    /// other records (keys, values, headers or count; timestamps are not compared, since
+    /// some clients re-stamp a retried batch). Kafka answers such a batch as a duplicate,
+    /// with the original's offset, so the new records are silently never stored; idem says
+    /// so instead. The caller compares the records and builds this rejection.
+    #[error("producer {producer_id} epoch {epoch}: sequences {first_seq}..={last_seq} were already written at offset {original_offset} with other records; this batch is not stored")]
+    ReusedSequence {
+        /// Producer id.
+        producer_id: i64,
+        /// Epoch of the batch.
+        epoch: i16,
+        /// First sequence of the batch.
+        first_seq: i32,
+        /// Last sequence of the batch.
+        last_seq: i32,
+        /// Base offset of the batch already stored with this range.
+        original_offset: i64,
+    },
+}
+
+/// Refuses a batch whose producer id was never handed out: `issued_below` is the end of the
+/// newest durable producer-id block (every id InitProducerId ever answered is below it).
+/// Batches without a producer id pass.
+pub fn check_issued(batch: &BatchInfo, issued_below: i64) -> Result<(), Rejection> {
+    if batch.producer_id >= 0 && batch.producer_id >= issued_below {
+        return Err(Rejection::NeverIssued {
+            producer_id: batch.producer_id,
+            issued_below,
+        });
+    }
+    Ok(())
 }
 
 impl Rejection {
@@ -221,7 +278,8 @@ impl Rejection {
         match self {
             Rejection::InvalidProducerEpoch { .. } => 47,
             Rejection::NewEpochNotAtZero { .. } | Rejection::OutOfOrderSequence { .. } => 45,
-            Rejection::NegativeSequence { .. } => 87,
+            Rejection::NegativeSequence { .. } | Rejection::ReusedSequence { .. } => 87,
+            Rejection::NeverIssued { .. } => 59,
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use idem_producer_state::snapshot::{self, SnapshotError};
 use idem_producer_state::{
-    BatchInfo, Decision, ProducerStateTable, Rejection, BATCHES_TO_RETAIN, NO_PRODUCER_EPOCH,
+    check_issued, BatchInfo, Decision, ProducerStateTable, Rejection, BATCHES_TO_RETAIN,
+    NO_PRODUCER_EPOCH,
 };
 use proptest::prelude::*;
 
@@ -56,6 +57,34 @@ impl Partition {
         self.next_offset += i64::from(batch.last_offset_delta) + 1;
         base
     }
+}
+
+// ---- Where idem is stricter than Kafka.
+
+#[test]
+fn producer_ids_never_issued_are_refused_with_unknown_producer_id() {
+    assert_eq!(check_issued(&b(999, 0, 0, 1), 1000), Ok(()));
+    for forged in [1000, 0x7fff_ffff_ffff_fffe, i64::MAX] {
+        let r = check_issued(&b(forged, 0, 0, 1), 1000).expect_err("never issued");
+        assert_eq!(r.error_code(), 59, "{r}");
+    }
+    // Batches without a producer id are not idempotent: nothing to check.
+    assert_eq!(check_issued(&b(-1, -1, -1, 1), 0), Ok(()));
+}
+
+#[test]
+fn a_reused_range_with_other_records_is_refused_with_invalid_record() {
+    let mut p = Partition::default();
+    assert_eq!(p.produce(b(1, 0, 0, 3)), Answer::Appended(0));
+    let mut other = b(1, 0, 0, 3);
+    other.crc ^= 1;
+    let Decision::Duplicate(d) = p.table.check(&other) else {
+        panic!("same range: judged as a duplicate first");
+    };
+    assert!(d.content_differs);
+    let r = d.reused(&other);
+    assert_eq!(r.error_code(), 87, "{r}");
+    assert!(r.to_string().contains("offset 0"), "{r}");
 }
 
 // ---- Kafka's decision table (kafka-idempotence.md §2.2 and the §9 scenarios), one by one.

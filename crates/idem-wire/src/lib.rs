@@ -8,11 +8,14 @@
 //!   path (CRC-32C check, base offset patch).
 //! - [`compression`]: codecs with a cap on decompressed bytes.
 //! - [`records`]: the records inside a batch, checked in place (Kafka's `LogValidator`).
+//! - [`compare`]: whether two batches hold the same records, timestamps aside (a retry
+//!   that reuses a sequence range with other records is refused).
 //! - [`versions`]: the API versions idem advertises, and which of them it answers.
 //!
 //! This crate does no I/O and never imports tokio.
 
 pub mod batch;
+pub mod compare;
 pub mod compression;
 pub mod extensions;
 pub mod frame;

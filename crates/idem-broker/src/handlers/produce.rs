@@ -22,7 +22,7 @@ use crate::broker::{now_ms, Broker};
 use crate::config::TimestampType;
 use crate::error_codes as ec;
 use crate::metrics::Metrics;
-use crate::partition::{Partition, PartitionError, Produced};
+use crate::partition::{Dedupe, Partition, PartitionError, Produced};
 
 /// Why a partition's batch was refused, as the response reports it.
 struct Refusal {
@@ -229,7 +229,14 @@ fn produce_one(
             return err(ec::INVALID_RECORD, message);
         }
     };
-    let dedupe = !broker.config().unsafe_disable_dedupe;
+    let dedupe = if broker.config().unsafe_disable_dedupe {
+        Dedupe::Off
+    } else {
+        Dedupe::On {
+            issued_below: broker.pids.issued_below(),
+            max_decompressed_bytes: broker.config().max_decompressed_bytes,
+        }
+    };
     if config.timestamp_type == TimestampType::LogAppendTime {
         return partition
             .produce(records, &header, now, dedupe)

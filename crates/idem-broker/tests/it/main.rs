@@ -4,6 +4,7 @@
 
 mod support;
 
+mod audit;
 mod groups;
 mod hostile;
 mod lost_acks;

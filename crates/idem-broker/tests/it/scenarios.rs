@@ -143,15 +143,18 @@ async fn s11_partial_overlap_is_out_of_order() {
     broker.shutdown().await.expect("shutdown");
 }
 
+/// §9 #12 leaves it open whether to match Kafka's quirk (success with the old offset, the
+/// new payload silently dropped). idem refuses it with INVALID_RECORD so no write is ever
+/// silently replaced (interop/conformance/allow.txt; more cases in audit.rs).
 #[tokio::test]
-async fn s12_same_range_different_payload_answers_as_kafka_and_is_counted() {
+async fn s12_same_range_different_payload_is_refused_and_counted() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (broker, mut raw, p) = setup(tmp.path()).await;
     let original = batch::build(p, 0, 0, 3, "original", idem_test_support::now_ms());
     let other = batch::build(p, 0, 0, 3, "different", idem_test_support::now_ms());
     assert_eq!(raw.produce(T, 0, original.clone()).await.base_offset, 0);
     let r = raw.produce(T, 0, other).await;
-    assert_eq!((r.error_code, r.base_offset), (0, 0));
+    assert_eq!(r.error_code, 87);
     let stored = raw.fetch_batches(T, 0, 0).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(
