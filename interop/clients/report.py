@@ -32,14 +32,14 @@ def main():
         out.append("")
     if matrix:
         out += ["## Client matrix", "",
-                "| client | broker | read back by | records (sent) | dropped acks | duplicates | missing | out of order | wrong offsets | verdict | time |",
-                "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+                "| client | broker | read back by | records (sent) | dropped acks | broker dedupe (retries answered as duplicates, of them re-stamped; refused as reused ranges) | duplicates | missing | out of order | wrong offsets | verdict | time |",
+                "|---|---|---|---:|---:|---|---:|---:|---:|---:|---|---:|"]
         for r in matrix:
             c = r.get("check") or {}
             g = lambda k: "-" if c.get(k) is None else c[k]
             wo = "n/a (kcat reports no offsets)" if c and c.get("wrong_offsets") is None else g("wrong_offsets")
             out.append(f"| {r['client']} | {r['broker']} | {r.get('reader', '-')} | {g('records')} ({r.get('sent', '-')}) | "
-                       f"{r.get('dropped', '-')} | {g('duplicates')} | {g('missing')} | {g('out_of_order')} | {wo} | "
+                       f"{r.get('dropped', '-')} | {r.get('dedupe') or '-'} | {g('duplicates')} | {g('missing')} | {g('out_of_order')} | {wo} | "
                        f"{verdict(r)} | {r.get('seconds', 0):.1f}s |")
         out.append("")
     failed = [r for r in rows if r["verdict"] == "FAIL"]

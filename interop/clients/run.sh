@@ -129,13 +129,15 @@ start_broker() { # start_broker idem|kafka -> sets $bootstrap
   local port; port=$(free_port)
   mkdir -p "$work/$1"
   if [[ $1 == idem ]]; then
-    local extra=()
-    (( negative )) && extra=(--set idem.unsafe.disable.dedupe=true)
+    local extra=(--set "idem.http.listener=127.0.0.1:$(free_port)")
+    (( negative )) && extra+=(--set idem.unsafe.disable.dedupe=true)
     "$idem" serve --data-dir "$work/idem/data" --listen "127.0.0.1:$port" "${extra[@]}" \
       </dev/null >"$work/idem/idem.log" 2>&1 &
     pids+=($!)
     broker_pid=$!
+    idem_http=${extra[1]#idem.http.listener=}
     wait_port "$port"
+    wait_port "${idem_http##*:}"
   else
     kafka_dirs+=("$work/kafka")
     "$ROOT/interop/kafka/start.sh" --port "$port" --controller-port "$(free_port)" --dir "$work/kafka" </dev/null
@@ -154,6 +156,17 @@ start_proxy() { # start_proxy RULE LOG -> sets $proxy, $proxy_ctl, $proxy_pid
   pids+=("$proxy_pid")
   wait_port "$port"
   wait_port "$ctl"
+}
+dedupe_counts() { # dedupe_counts: "duplicates restamped refused" from idem's /metrics ("" on Kafka)
+  [[ $1 == idem ]] || return 0
+  python3 -c 'import sys, urllib.request as u
+m = {}
+for line in u.urlopen(f"http://{sys.argv[1]}/metrics", timeout=5).read().decode().splitlines():
+    if line and not line.startswith("#"):
+        k, _, v = line.rpartition(" ")
+        m[k] = v
+print(*(m.get(k, "0") for k in ("idem_duplicates_total", "idem_duplicate_restamped_total",
+                                 "idem_duplicate_payload_mismatches_total")))' "$idem_http"
 }
 dropped() { # faults injected so far (lost acknowledgements with drop-response), from the proxy's /stats
   python3 -c 'import json, sys, urllib.request as u
@@ -244,8 +257,18 @@ matrix_run() { # matrix_run BROKER CLIENT
   local b=$1 c=$2 reader=${READER[$2]} dir=$work/$1/$2 t0=$EPOCHREALTIME prc=0 rrc=0 drops why="" verdict=PASS
   mkdir -p "$dir"
   start_proxy "$rule" "$dir/proxy.log"
+  # The broker's dedupe counters around the producer: how many retries were duplicates, how
+  # many of those carried new timestamps (re-encoded by the client), how many reused a
+  # sequence range with other records (refused with INVALID_RECORD).
+  local before after dedupe="" d0 t0r r0 d1 t1r r1
+  before=$(dedupe_counts "$b" || true)
   child produce "$c" "$proxy" "m-$c" "$records" "$dir/acks.jsonl" </dev/null >"$dir/produce.log" 2>&1 || prc=$?
   drops=$(dropped || echo 0)
+  after=$(dedupe_counts "$b" || true)
+  if [[ -n $before && -n $after ]]; then
+    read -r d0 t0r r0 <<< "$before"; read -r d1 t1r r1 <<< "$after"
+    dedupe="$((d1 - d0)) dup, $((t1r - t0r)) re-stamped, $((r1 - r0)) refused"
+  fi
   stop_pid "$proxy_pid"
   child read_topic "$reader" "$bootstrap" "m-$c" "$dir/log.jsonl" </dev/null >"$dir/read.log" 2>&1 || rrc=$?
   local offsets=()
@@ -264,8 +287,8 @@ matrix_run() { # matrix_run BROKER CLIENT
     else why="passed, but listed as a known failure: $known"; fi
   fi
   row kind=matrix broker="$b" client="$c" reader="$reader" sent="$records" dropped="$drops" \
-      check="$dir/check.json" verdict="$verdict" why="$why" seconds="$(secs_since "$t0")"
-  log "  $c -> $reader: $verdict, dropped acks=$drops, $(head -1 "$dir/check.txt") $why"
+      dedupe="$dedupe" check="$dir/check.json" verdict="$verdict" why="$why" seconds="$(secs_since "$t0")"
+  log "  $c -> $reader: $verdict, dropped acks=$drops${dedupe:+, broker: $dedupe}, $(head -1 "$dir/check.txt") $why"
 }
 
 # ---- run ---------------------------------------------------------------------------------------
