@@ -1,9 +1,11 @@
 //! The broker's HTTP side port (`idem.http.listener`): `GET /metrics` in Prometheus text
 //! format. One request per connection, a bounded request head, a deadline per connection:
 //! it is for scrapers and tools on a trusted network, and must never cost the broker more
-//! than it costs them.
+//! than it costs them. It answers only Host values that name it (its address, localhost):
+//! a DNS-rebound page must not read the metrics or the producer state (see idem-http-guard).
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,13 @@ pub(crate) async fn serve(
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let bound = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("http listener has no local address, not serving: {e}");
+            return;
+        }
+    };
     loop {
         let accepted = tokio::select! {
             _ = shutdown.changed() => return,
@@ -35,12 +44,12 @@ pub(crate) async fn serve(
         };
         let broker = Arc::clone(&broker);
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(DEADLINE, handle(stream, &broker)).await;
+            let _ = tokio::time::timeout(DEADLINE, handle(stream, &broker, bound)).await;
         });
     }
 }
 
-async fn handle(mut stream: TcpStream, broker: &Broker) -> std::io::Result<()> {
+async fn handle(mut stream: TcpStream, broker: &Broker, bound: SocketAddr) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(512);
     loop {
         let mut chunk = [0u8; 1024];
@@ -63,6 +72,15 @@ async fn handle(mut stream: TcpStream, broker: &Broker) -> std::io::Result<()> {
         }
     }
     let head = String::from_utf8_lossy(&buf);
+    if let Err(refusal) = idem_http_guard::check_request(&head, bound) {
+        return respond(
+            &mut stream,
+            refusal.status_line(),
+            "text/plain",
+            &refusal.body(),
+        )
+        .await;
+    }
     let mut parts = head.lines().next().unwrap_or_default().split_whitespace();
     let (method, path) = (
         parts.next().unwrap_or_default(),

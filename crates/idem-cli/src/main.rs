@@ -58,7 +58,8 @@ Ctrl-C stops everything and removes the temporary data.
 
 EXAMPLES:
   idem demo                          # http://127.0.0.1:8080
-  idem demo --http 0.0.0.0:8080      # reachable from other machines";
+  idem demo --http 0.0.0.0:8080      # reachable from other machines, by IP address
+                                     # (host names other than localhost get 403)";
 
 const VERIFY_HELP: &str =
     "Runs its own broker (this binary's `serve`, on free 127.0.0.1 ports and a fresh data

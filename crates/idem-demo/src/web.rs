@@ -2,7 +2,13 @@
 //! (server-sent events: the whole state after every change) and `POST /api/<action>`.
 //! HTTP/1.1, one request per connection, bounded heads and bodies: a local demo, but bad
 //! input still gets a 4xx and never a panic.
+//!
+//! Only Host values that name this port (its address, localhost) are answered, so a
+//! DNS-rebound page cannot read the state; a POST must come from the page's own origin (or a
+//! non-browser client) and carry `Content-Type: application/json`, so no other web page can
+//! drive the demo with a preflight-free "simple" request (see idem-http-guard).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +31,13 @@ const STYLE_CSS: &str = include_str!("../assets/style.css");
 
 /// Serves until the listener's task is dropped.
 pub async fn serve(listener: TcpListener, demo: Arc<Demo>) {
+    let bound = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("demo listener has no local address, not serving: {e}");
+            return;
+        }
+    };
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -32,7 +45,7 @@ pub async fn serve(listener: TcpListener, demo: Arc<Demo>) {
         };
         let demo = Arc::clone(&demo);
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, &demo).await {
+            if let Err(e) = handle(stream, &demo, bound).await {
                 tracing::debug!("demo http connection: {e}");
             }
         });
@@ -40,6 +53,8 @@ pub async fn serve(listener: TcpListener, demo: Arc<Demo>) {
 }
 
 struct Request {
+    /// The request line and the headers.
+    head: String,
     method: String,
     path: String,
     body: Vec<u8>,
@@ -107,7 +122,12 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, ReadError> {
         body.extend_from_slice(&chunk[..n]);
     }
     body.truncate(length);
-    Ok(Request { method, path, body })
+    Ok(Request {
+        head,
+        method,
+        path,
+        body,
+    })
 }
 
 async fn respond(
@@ -140,7 +160,7 @@ fn json_error(e: &str) -> String {
     serde_json::json!({ "error": e }).to_string()
 }
 
-async fn handle(mut stream: TcpStream, demo: &Arc<Demo>) -> std::io::Result<()> {
+async fn handle(mut stream: TcpStream, demo: &Arc<Demo>, bound: SocketAddr) -> std::io::Result<()> {
     let req = match tokio::time::timeout(READ_DEADLINE, read_request(&mut stream)).await {
         Err(_) => return Ok(()),
         Ok(Err(ReadError::Io(e))) => return Err(e),
@@ -149,6 +169,17 @@ async fn handle(mut stream: TcpStream, demo: &Arc<Demo>) -> std::io::Result<()> 
         }
         Ok(Ok(r)) => r,
     };
+    // Checked with the whole request read: closing on unread bytes would reset the
+    // connection and the client might never see the refusal.
+    if let Err(refusal) = idem_http_guard::check_request(&req.head, bound) {
+        return respond(
+            &mut stream,
+            refusal.status_line(),
+            "text/plain",
+            &refusal.body(),
+        )
+        .await;
+    }
     let path = req.path.split('?').next().unwrap_or_default().to_string();
     match (req.method.as_str(), path.as_str()) {
         ("GET", "/") => {
@@ -178,6 +209,17 @@ async fn handle(mut stream: TcpStream, demo: &Arc<Demo>) -> std::io::Result<()> 
         }
         ("GET", "/events") => events(stream, demo).await,
         ("POST", action) if action.starts_with("/api/") => {
+            // Every action, even the bodiless ones: the page always sends JSON, and a
+            // text/plain or form POST (which no browser preflights) must reach no handler.
+            if !idem_http_guard::is_json(idem_http_guard::header(&req.head, "content-type")) {
+                return respond(
+                    &mut stream,
+                    "415 Unsupported Media Type",
+                    "application/json",
+                    &json_error("Content-Type must be application/json"),
+                )
+                .await;
+            }
             let action = &action["/api/".len()..];
             let result = run_action(demo, action, &req.body).await;
             match result {

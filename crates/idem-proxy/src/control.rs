@@ -1,7 +1,11 @@
 //! The HTTP control port: `GET /stats`, `GET /rules`, `PUT /rules` (one rule per line;
 //! replaces the rules), `POST /rules` (appends one rule). JSON answers. One request per
-//! connection; request heads above 8 KiB and bodies above 64 KiB are refused.
+//! connection; request heads above 8 KiB and bodies above 64 KiB are refused. Only Host
+//! values that name the port (its address, localhost) are answered, and writes only from
+//! its own origin or from non-browser clients: a web page the user visits must not change
+//! the fault rules, nor a DNS-rebound one read them (see idem-http-guard).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -15,10 +19,17 @@ const MAX_HEAD: usize = 8 * 1024;
 const MAX_BODY: usize = 64 * 1024;
 
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let bound = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("control listener has no local address, not serving: {e}");
+            return;
+        }
+    };
     while let Ok((stream, _)) = listener.accept().await {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let _ = handle(stream, &shared).await;
+            let _ = handle(stream, &shared, bound).await;
         });
     }
 }
@@ -30,7 +41,7 @@ struct RuleView {
     applied: u64,
 }
 
-async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+async fn handle(mut stream: TcpStream, shared: &Shared, bound: SocketAddr) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
     let head_end = loop {
         let mut chunk = [0u8; 1024];
@@ -43,7 +54,13 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             break i + 4;
         }
         if buf.len() > MAX_HEAD {
-            return respond(&mut stream, 431, "{\"error\":\"request head too large\"}").await;
+            return respond(
+                &mut stream,
+                431,
+                JSON,
+                "{\"error\":\"request head too large\"}",
+            )
+            .await;
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
@@ -58,7 +75,7 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         .and_then(|(_, v)| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
     if length > MAX_BODY {
-        return respond(&mut stream, 413, "{\"error\":\"body too large\"}").await;
+        return respond(&mut stream, 413, JSON, "{\"error\":\"body too large\"}").await;
     }
     let mut body = buf[head_end..].to_vec();
     while body.len() < length {
@@ -69,11 +86,16 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
+    // Checked with the whole request read: closing on unread bytes would reset the
+    // connection and the client might never see the refusal.
+    if let Err(refusal) = idem_http_guard::check_request(&head, bound) {
+        return respond(&mut stream, refusal.status(), "text/plain", &refusal.body()).await;
+    }
     let body = String::from_utf8_lossy(&body).to_string();
     match (method.as_str(), path.as_str()) {
         ("GET", "/stats") => {
             let json = serde_json::to_string(&shared.stats.snapshot()).unwrap_or_default();
-            respond(&mut stream, 200, &json).await
+            respond(&mut stream, 200, JSON, &json).await
         }
         ("GET", "/rules") => {
             let rules = shared
@@ -92,6 +114,7 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             respond(
                 &mut stream,
                 200,
+                JSON,
                 &serde_json::to_string(&view).unwrap_or_default(),
             )
             .await
@@ -106,7 +129,7 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             match parsed {
                 Err(e) => {
                     let json = serde_json::json!({ "error": e.to_string() }).to_string();
-                    respond(&mut stream, 400, &json).await
+                    respond(&mut stream, 400, JSON, &json).await
                 }
                 Ok(new) => {
                     let count = new.len();
@@ -123,7 +146,7 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                         "proxy rules {}",
                         if method == "PUT" { "replaced" } else { "added" }
                     );
-                    respond(&mut stream, 200, &format!("{{\"rules\":{count}}}")).await
+                    respond(&mut stream, 200, JSON, &format!("{{\"rules\":{count}}}")).await
                 }
             }
         }
@@ -131,6 +154,7 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             respond(
                 &mut stream,
                 404,
+                JSON,
                 "{\"error\":\"GET /stats, GET /rules, PUT /rules, POST /rules\"}",
             )
             .await
@@ -138,19 +162,27 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     }
 }
 
-async fn respond(stream: &mut TcpStream, status: u16, json: &str) -> std::io::Result<()> {
+const JSON: &str = "application/json";
+
+async fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    kind: &str,
+    body: &str,
+) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         413 => "Payload Too Large",
         _ => "Request Header Fields Too Large",
     };
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        json.len()
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
     );
     stream.write_all(head.as_bytes()).await?;
-    stream.write_all(json.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
     stream.shutdown().await
 }

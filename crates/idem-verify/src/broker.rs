@@ -153,8 +153,12 @@ impl BrokerProcess {
 async fn get_metrics(addr: &str) -> anyhow::Result<String> {
     let fetch = async {
         let mut s = TcpStream::connect(addr).await?;
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: idem\r\nConnection: close\r\n\r\n")
-            .await?;
+        // The port answers only a Host that names it (DNS-rebinding guard).
+        s.write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
         let mut body = Vec::new();
         (&mut s)
             .take(METRICS_MAX_BYTES as u64)

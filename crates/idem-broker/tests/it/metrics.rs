@@ -10,7 +10,7 @@ use crate::support::{config, start_with};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
         .await
         .expect("write");
     let mut out = String::new();
@@ -208,5 +208,71 @@ async fn metrics_are_prometheus_text_and_count_what_happened() {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out).await;
     assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    broker.shutdown().await.expect("shutdown");
+}
+
+/// One request with exactly these header lines; the head of the answer.
+async fn get_with(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    out
+}
+
+/// DNS rebinding: a page whose name resolves to the broker's address can read the metrics and
+/// the producer state only if the port answers any Host. It answers its own address and
+/// localhost only; scrapers and tools that name the port by its address go on.
+#[tokio::test]
+async fn the_http_port_refuses_rebound_host_names() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut c = config(tmp.path());
+    c.http_listener = Some("127.0.0.1:0".into());
+    let broker = start_with(c).await;
+    let http = broker.http_addr.expect("http bound");
+    let rebind = format!("Host: rebind.evil.example:{}", http.port());
+    for path in ["/metrics", "/", "/api/topics", "/api/state?topic=x"] {
+        for h in ["Host: rebind.evil.example", rebind.as_str()] {
+            let out = get_with(http, "GET", path, &[h]).await;
+            assert!(out.starts_with("HTTP/1.1 403"), "{path} {h}: {out}");
+            assert!(!out.contains("idem_"), "{out}");
+        }
+    }
+    let out = get_with(
+        http,
+        "POST",
+        "/metrics",
+        &["Host: 127.0.0.1", "Origin: http://evil.example"],
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
+    assert!(get_with(http, "GET", "/metrics", &[])
+        .await
+        .starts_with("HTTP/1.1 400"));
+
+    let own = format!("Host: {http}");
+    let lh = format!("Host: localhost:{}", http.port());
+    let origin = format!("Origin: http://{http}");
+    for headers in [
+        vec![own.as_str()],
+        vec![lh.as_str()],
+        vec!["Host: 127.0.0.1"],
+        vec![own.as_str(), origin.as_str()],
+    ] {
+        let out = get_with(http, "GET", "/metrics", &headers).await;
+        assert!(out.starts_with("HTTP/1.1 200"), "{headers:?}: {out}");
+        assert!(out.contains("idem_requests_total"), "{out}");
+    }
     broker.shutdown().await.expect("shutdown");
 }
