@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use idem_log::{StdStorage, Storage};
+use idem_log::{FileCache, StdStorage, Storage};
 use uuid::Uuid;
 
 use crate::catalog::{valid_topic_name, Catalog, TopicRecord};
@@ -93,7 +93,11 @@ impl Broker {
     /// not clean), producer id allocator. Directories of topics that are not in the catalog
     /// (a deletion interrupted by a crash) are removed.
     pub fn open(config: BrokerConfig) -> anyhow::Result<Broker> {
-        let storage: Arc<dyn Storage> = Arc::new(StdStorage);
+        // One descriptor cache for every log: partitions are not bounded by the fd limit.
+        let max_open = config
+            .log_max_open_files
+            .unwrap_or_else(idem_log::default_max_open_files);
+        let storage: Arc<dyn Storage> = Arc::new(FileCache::new(Arc::new(StdStorage), max_open));
         let data_dir = config.data_dir.clone();
         let catalog = Catalog::open(Arc::clone(&storage), &data_dir)?;
         let marker = data_dir.join(CLEAN_SHUTDOWN_MARKER);
