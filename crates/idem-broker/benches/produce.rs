@@ -260,7 +260,7 @@ fn log_append(c: &mut Criterion, scratch: &Path) {
                         PRODUCE_VERSION,
                     )
                     .expect("a valid batch");
-                    if log.should_roll(header.total_len(), now) {
+                    if log.should_roll(header.total_len(), header.max_timestamp, now) {
                         timed += start.elapsed();
                         log.roll().expect("roll");
                         let rolled = log.segment_bases().len() - 1;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Context;
-use idem_log::{StdStorage, Storage};
+use idem_log::{FileCache, StdStorage, Storage};
 use uuid::Uuid;
 
 use crate::catalog::{valid_topic_name, Catalog, TopicRecord};
@@ -90,7 +90,11 @@ impl Broker {
     /// not clean), producer id allocator. Directories of topics that are not in the catalog
     /// (a deletion interrupted by a crash) are removed.
     pub fn open(config: BrokerConfig) -> anyhow::Result<Broker> {
-        let storage: Arc<dyn Storage> = Arc::new(StdStorage);
+        // One descriptor cache for every log: partitions are not bounded by the fd limit.
+        let max_open = config
+            .log_max_open_files
+            .unwrap_or_else(idem_log::default_max_open_files);
+        let storage: Arc<dyn Storage> = Arc::new(FileCache::new(Arc::new(StdStorage), max_open));
         let data_dir = config.data_dir.clone();
         storage
             .create_dir_all(&data_dir)

@@ -129,6 +129,9 @@ pub struct BrokerConfig {
     /// `idem.unsafe.disable.dedupe` (idem, debug): accept every batch without producer-state
     /// checks. Exists only to prove that the exactly-once tests can fail.
     pub unsafe_disable_dedupe: bool,
+    /// `idem.log.max.open.files` (idem): descriptors the log files may keep open at once
+    /// (least recently used closed first); `None`: half the soft RLIMIT_NOFILE, at least 16.
+    pub log_max_open_files: Option<usize>,
     /// `group.min.session.timeout.ms`
     pub group_min_session_timeout_ms: i32,
     /// `group.max.session.timeout.ms`
@@ -166,6 +169,7 @@ impl Default for BrokerConfig {
             producer_id_expiration_check_interval_ms: 600_000,
             max_decompressed_bytes: 128 << 20,
             unsafe_disable_dedupe: false,
+            log_max_open_files: None,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,
@@ -464,6 +468,19 @@ pub const BROKER_SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| c.unsafe_disable_dedupe.to_string(),
+    },
+    Setting {
+        name: "idem.log.max.open.files",
+        doc: "(idem) Log file descriptors kept open at once (least recently used closed, unsynced ones fdatasync'd first); empty: half the soft open-files limit, at least 16.",
+        apply: |c, v| {
+            c.log_max_open_files = if v.trim().is_empty() {
+                None
+            } else {
+                Some(positive(v)?)
+            };
+            Ok(())
+        },
+        show: |c| c.log_max_open_files.map_or_else(String::new, |n| n.to_string()),
     },
     Setting {
         name: "log.segment.bytes",

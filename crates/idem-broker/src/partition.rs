@@ -345,7 +345,12 @@ impl Partition {
             Decision::Append(staged) => Some(staged),
             Decision::AppendUntracked => None,
         };
-        if inner.log.should_roll(batch_bytes.len(), now_ms) {
+        // Kafka rolls on the validated batch's max timestamp: the append time on LogAppendTime.
+        let roll_ts = match self.config.timestamp_type {
+            TimestampType::LogAppendTime => now_ms,
+            TimestampType::CreateTime => header.max_timestamp,
+        };
+        if inner.log.should_roll(batch_bytes.len(), roll_ts, now_ms) {
             self.roll(&mut inner)?;
         }
         let log_append_time = match self.config.timestamp_type {

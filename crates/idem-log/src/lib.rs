@@ -1,6 +1,9 @@
 //! The log of a partition, on disk.
 //!
 //! - [`storage`]: the file-system seam ([`Storage`], [`StorageFile`]) and [`StdStorage`].
+//! - [`cache`]: [`FileCache`], a [`Storage`] keeping at most N descriptors open (least
+//!   recently used closed, dirty ones synced first), so partitions are not bounded by the
+//!   descriptor limit.
 //! - [`Log`]: segments of record batches stored byte for byte as validated, with contiguous
 //!   offsets; roll by size and age; retention by age and size; a log start offset; recovery
 //!   after an unclean stop (every batch CRC-checked from the recovery point, truncated at the
@@ -12,6 +15,7 @@
 //! broker's flush policy calls [`Log::sync_target`] and [`Log::mark_flushed`]), or lock (the
 //! broker serialises access per partition).
 
+pub mod cache;
 mod index;
 mod log;
 mod segment;
@@ -21,6 +25,7 @@ pub mod storage;
 use std::path::{Path, PathBuf};
 
 pub use crate::log::{delete_log_dir, AppendInfo, Log, LogConfig, OpenReport, ReadPlan};
+pub use cache::{default_max_open_files, FileCache, FileCacheStats};
 pub use storage::{StdStorage, Storage, StorageFile};
 
 /// Why a log operation failed.

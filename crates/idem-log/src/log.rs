@@ -17,7 +17,8 @@ use crate::{io_err, LogError};
 pub struct LogConfig {
     /// `segment.bytes`: roll when the active segment would grow past this.
     pub segment_bytes: u64,
-    /// `segment.ms`: roll when the active segment's first batch is this old.
+    /// `segment.ms`: roll when an incoming batch's timestamp is this far past the active
+    /// segment's first batch (or, for batches without timestamps, the segment is this old).
     pub segment_ms: i64,
     /// `retention.ms`: delete segments whose newest timestamp is older; -1 keeps forever.
     pub retention_ms: i64,
@@ -319,16 +320,26 @@ impl Log {
             .expect("a log always has a segment")
     }
 
-    /// Whether a batch of `batch_len` bytes should go to a new segment.
-    pub fn should_roll(&self, batch_len: usize, now_ms: i64) -> bool {
+    /// Whether a batch of `batch_len` bytes whose largest timestamp is `batch_max_timestamp`
+    /// should go to a new segment. `now_ms` is the broker's clock.
+    ///
+    /// By time, as Kafka's `LogSegment.shouldRoll`: a non-empty segment rolls when the
+    /// incoming batch's max timestamp is more than `segment.ms` past the max timestamp of the
+    /// segment's first batch, so a backfill of old records stays together; only when that
+    /// first batch has no timestamp (-1) does the wall clock since the segment was created
+    /// or opened count. On LogAppendTime topics the caller passes the append time (what will
+    /// be stored), as Kafka rolls on the validated batch.
+    pub fn should_roll(&self, batch_len: usize, batch_max_timestamp: i64, now_ms: i64) -> bool {
         let active = self.active();
         if active.size == 0 {
             return false;
         }
         let full = active.size + batch_len as u64 > self.config.segment_bytes;
-        let old = active
-            .first_batch_timestamp
-            .is_some_and(|t| now_ms.saturating_sub(t) > self.config.segment_ms);
+        let waited = match active.first_batch_timestamp {
+            Some(first) if first >= 0 => batch_max_timestamp.saturating_sub(first),
+            _ => now_ms.saturating_sub(active.created_ms),
+        };
+        let old = waited > self.config.segment_ms;
         // Index entries hold offsets and positions relative to the segment as u32.
         let offsets_overflow = self.log_end_offset() - active.base_offset > i64::from(i32::MAX);
         let positions_overflow = active.size + batch_len as u64 > i32::MAX as u64;

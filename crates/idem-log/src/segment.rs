@@ -127,6 +127,10 @@ pub(crate) struct Segment {
     pub(crate) offset_of_max_timestamp: i64,
     /// Max timestamp of the first batch: the age of the segment for `segment.ms`, as Kafka.
     pub(crate) first_batch_timestamp: Option<i64>,
+    /// Wall-clock time this segment was created or opened (ms since the epoch): its age for
+    /// `segment.ms` when the first batch has no timestamp. As Kafka's `LogSegment.created`,
+    /// it is not persisted: a restart starts the count again.
+    pub(crate) created_ms: i64,
 }
 
 impl Segment {
@@ -156,6 +160,7 @@ impl Segment {
             max_timestamp: -1,
             offset_of_max_timestamp: base_offset,
             first_batch_timestamp: None,
+            created_ms: wall_clock_ms(),
         }
     }
 
@@ -431,6 +436,13 @@ impl Segment {
         }
         Ok(())
     }
+}
+
+/// Milliseconds since the epoch by the system clock (0 if the clock is before 1970).
+pub(crate) fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Parses the 61-byte header without requiring the whole batch in the buffer.

@@ -33,7 +33,7 @@ fn fill(log: &mut Log, count: usize) -> Vec<Vec<u8>> {
     let mut stored = Vec::new();
     for i in 0..count {
         let b = client_batch(3, 1_000 + i as i64 * 10, 120);
-        if log.should_roll(b.len(), 0) {
+        if log.should_roll(b.len(), 1_000 + i as i64 * 10 + 2, 0) {
             log.roll().expect("roll");
         }
         let info = log.append(&b, 0).expect("append");

@@ -11,4 +11,5 @@ mod lost_acks;
 mod metrics;
 mod protocol;
 mod rdkafka_clients;
+mod roll;
 mod scenarios;
