@@ -141,15 +141,29 @@ impl Broker {
             resolved.push((record.clone(), name, settings));
         }
         let expiration_ms = config.producer_id_expiration_ms;
+        // A partition that cannot be opened goes offline with its reason; the others serve.
         let open_one = |setup: Setup| -> anyhow::Result<Partition> {
-            let what = format!("open partition {}-{}", setup.topic, setup.index);
-            if setup.storage.exists(&setup.dir) {
+            let what = format!("{}-{}", setup.topic, setup.index);
+            let retry = Setup {
+                storage: Arc::clone(&setup.storage),
+                dir: setup.dir.clone(),
+                topic: Arc::clone(&setup.topic),
+                index: setup.index,
+                config: setup.config.clone(),
+                metrics: Arc::clone(&setup.metrics),
+            };
+            let opened = if setup.storage.exists(&setup.dir) {
                 Partition::open(setup, clean, now, expiration_ms)
             } else {
-                // Created in the catalog, crashed before the directory: recreate it.
+                // In the catalog without a directory (an operator removed it, or a data
+                // directory from before creation was made all-or-nothing): an empty one.
                 Partition::create(setup)
-            }
-            .context(what)
+            };
+            Ok(opened.unwrap_or_else(|e| {
+                let reason = format!("could not be opened at start-up: {e}");
+                tracing::error!(partition = %what, "partition is offline: {reason}");
+                Partition::offline(retry, reason)
+            }))
         };
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())

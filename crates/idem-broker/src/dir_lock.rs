@@ -51,7 +51,7 @@ impl DirLock {
             path: path.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)

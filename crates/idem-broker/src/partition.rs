@@ -160,6 +160,29 @@ impl Partition {
         ))
     }
 
+    /// A partition whose directory could not be opened: offline from the start (Metadata
+    /// shows it with KAFKA_STORAGE_ERROR, Produce and Fetch get KAFKA_STORAGE_ERROR), so
+    /// that one damaged partition does not keep the broker down. Its directory is not
+    /// touched; the next start tries it again.
+    pub fn offline(setup: Setup, reason: String) -> Partition {
+        let log = Log::offline(
+            setup.storage,
+            &setup.dir,
+            setup.config.log_config(),
+            reason,
+        );
+        let partition = Partition::with(
+            setup.topic,
+            setup.index,
+            setup.config,
+            log,
+            ProducerStateTable::new(),
+            setup.metrics,
+        );
+        partition.publish(&partition.lock());
+        partition
+    }
+
     /// Opens an existing partition: recovers the log, then rebuilds the producer state from
     /// the newest valid snapshot plus the batches after it. A snapshot that does not decode
     /// is set aside and the next older one is tried; with none, the whole log is replayed.

@@ -78,7 +78,48 @@ pub struct Log {
 
 const CHECKPOINT: &str = "partition.checkpoint";
 
+/// The file behind the placeholder segment of an offline log: every operation fails, so
+/// nothing can read from or write to a directory that could not be opened.
+#[derive(Debug)]
+struct OfflineFile;
+
+impl StorageFile for OfflineFile {
+    fn read_at(&self, _: &mut [u8], _: u64) -> std::io::Result<usize> {
+        Err(std::io::Error::other("the partition is offline"))
+    }
+    fn write_all_at(&self, _: &[u8], _: u64) -> std::io::Result<()> {
+        Err(std::io::Error::other("the partition is offline"))
+    }
+    fn set_len(&self, _: u64) -> std::io::Result<()> {
+        Err(std::io::Error::other("the partition is offline"))
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        Err(std::io::Error::other("the partition is offline"))
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(0)
+    }
+}
+
 impl Log {
+    /// A log that could not be opened (damaged, unreadable): offline from the start, with
+    /// `reason`, touching nothing on disk. Every read and append is refused with
+    /// [`LogError::Offline`]; the directory is left as it is for an operator to look at,
+    /// and the next start tries to open it again.
+    pub fn offline(storage: Arc<dyn Storage>, dir: &Path, config: LogConfig, reason: String) -> Log {
+        let path = dir.join(file_name(0, "log"));
+        Log {
+            storage,
+            dir: dir.to_path_buf(),
+            config,
+            segments: vec![Segment::empty(0, Arc::new(OfflineFile), path)],
+            log_start_offset: 0,
+            recovery_point: 0,
+            flushed_offset: 0,
+            offline: Some(reason),
+        }
+    }
+
     /// Creates the directory and first segment of a new, empty log.
     pub fn create(
         storage: Arc<dyn Storage>,

@@ -147,7 +147,7 @@ impl Segment {
         Ok(Segment::empty(base_offset, file, path))
     }
 
-    fn empty(base_offset: i64, file: Arc<dyn StorageFile>, path: PathBuf) -> Segment {
+    pub(crate) fn empty(base_offset: i64, file: Arc<dyn StorageFile>, path: PathBuf) -> Segment {
         Segment {
             base_offset,
             file,
