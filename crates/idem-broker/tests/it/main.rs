@@ -7,6 +7,7 @@ mod support;
 mod groups;
 mod hostile;
 mod lost_acks;
+mod memory;
 mod metrics;
 mod protocol;
 mod rdkafka_clients;
