@@ -422,16 +422,21 @@ async fn drained(
     if *unwritten.borrow_and_update() < cap {
         return None;
     }
-    let paused = &broker.metrics().connections_read_paused;
-    paused.add(1);
-    let end = tokio::select! {
+    /// Counts the pause while it lasts, also when the connection's task is dropped in it.
+    struct Paused<'a>(&'a crate::metrics::Gauge);
+    impl Drop for Paused<'_> {
+        fn drop(&mut self) {
+            self.0.sub(1);
+        }
+    }
+    broker.metrics().connections_read_paused.add(1);
+    let _paused = Paused(&broker.metrics().connections_read_paused);
+    tokio::select! {
         biased;
         _ = shutdown.changed() => Some(End::Shutdown),
         _ = &mut *writer_done => Some(End::WriterGone),
         drained = unwritten.wait_for(|u| *u < cap) => drained.is_err().then_some(End::WriterGone),
-    };
-    paused.sub(1);
-    end
+    }
 }
 
 /// Reads one request frame; `Ok(None)` on a clean end of stream between frames.

@@ -135,8 +135,15 @@ pub(super) fn handle(
                             .flat_map(|t| t.partitions.iter().map(|p| p.error_code)),
                     ),
                 );
-                return match (ctx.respond(&response), grant) {
-                    (Response::Frame(frame), Some(grant)) => Response::Budgeted(frame, grant),
+                let encoded = ctx.respond(&response);
+                // The records are in the frame now: their copy goes, and its share of the
+                // grant with it.
+                drop(response);
+                return match (encoded, grant) {
+                    (Response::Frame(frame), Some(mut grant)) => {
+                        grant.shrink(frame.len());
+                        Response::Budgeted(frame, grant)
+                    }
                     (other, _) => other,
                 };
             }
@@ -156,10 +163,13 @@ pub(super) fn handle(
 /// with `max.wait.ms=0` while the memory is taken would otherwise spin on empty answers.
 const MIN_MEMORY_WAIT: Duration = Duration::from_millis(100);
 
-/// One pass over the partitions with record bytes taken from the response memory first: a
-/// grant of at least `floor` (the first batch fits) and at most `max_bytes`. Returns the
+/// One pass over the partitions with record bytes taken from the response memory first.
+/// The grant covers the records twice: once as read from the segment, once copied into the
+/// encoded frame (the copy lives until the records are dropped, after encoding); so it is
+/// at least twice `floor` (the first batch fits) and at most twice `max_bytes`. Returns the
 /// response, its record bytes, whether a partition has an error, and the grant (trimmed to
-/// the bytes read) that travels with the frame to the socket.
+/// twice the bytes read; the caller trims it to the frame once encoded) that travels with the
+/// frame to the socket.
 async fn build_within_budget(
     ctx: &Ctx,
     topics: &[WantedTopic],
@@ -183,26 +193,29 @@ async fn build_within_budget(
     let wait = deadline
         .saturating_duration_since(tokio::time::Instant::now())
         .max(MIN_MEMORY_WAIT);
-    let mut grant = memory.grant(floor, max_bytes.max(floor), wait).await;
-    let limit = grant.as_ref().map_or(0, |g| g.bytes().min(max_bytes));
+    let twice = |n: usize| n.saturating_mul(2);
+    let mut grant = memory
+        .grant(twice(floor), twice(max_bytes.max(floor)), wait)
+        .await;
+    let limit = grant.as_ref().map_or(0, |g| (g.bytes() / 2).min(max_bytes));
     let (mut response, mut bytes, mut errors) =
         build(ctx, topics, limit, grant.is_some(), read_committed);
     if let Some(g) = &grant {
-        if bytes > g.bytes() {
+        if twice(bytes) > g.bytes() {
             // A first batch larger than the floor (written before a topic's
             // max.message.bytes was lowered, or larger than the whole budget): give back
             // what is held (no one waits while holding), wait for what it needs and read
             // again. Beyond the whole budget, the one batch is served anyway: a consumer
             // must never be stuck behind it.
-            let need = bytes;
+            let need = twice(bytes);
             drop((response, grant));
             grant = memory.grant(need, need, wait).await;
-            let limit = grant.as_ref().map_or(0, |g| g.bytes().min(max_bytes));
+            let limit = grant.as_ref().map_or(0, |g| (g.bytes() / 2).min(max_bytes));
             (response, bytes, errors) = build(ctx, topics, limit, grant.is_some(), read_committed);
         }
     }
     if let Some(g) = &mut grant {
-        g.shrink(bytes);
+        g.shrink(twice(bytes));
     }
     (response, bytes, errors, grant)
 }

@@ -178,7 +178,7 @@ async fn unread_fetches_probe() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
     }
-    const BUDGET: usize = 16 * MIB;
+    const BUDGET: usize = 32 * MIB;
     const BAD: usize = 12;
     let dir = tempfile::tempdir().expect("tempdir");
     let running = start_with(memory_config(
@@ -187,7 +187,7 @@ async fn unread_fetches_probe() {
             ("idem.response.memory.bytes", &BUDGET.to_string()),
             (
                 "idem.response.memory.per.connection.bytes",
-                &(8 * MIB).to_string(),
+                &(16 * MIB).to_string(),
             ),
             ("idem.response.write.timeout.ms", "3000"),
         ],
@@ -257,7 +257,7 @@ async fn unread_fetches_probe() {
         "held {} bytes, budget {BUDGET}",
         metrics.response_bytes_held.peak()
     );
-    // Unbounded, the twelve would pin ~12 x 13 MiB; bounded, the budget plus copies made
+    // Unbounded, the twelve would pin ~12 x 13 MiB (16 MiB responses); bounded, the budget plus copies made
     // while a response is encoded and allocator slack.
     let limit = (BUDGET + 48 * MIB) as u64;
     assert!(
