@@ -118,6 +118,8 @@ pub struct BrokerConfig {
     pub max_inflight_per_connection: usize,
     /// `connections.max.idle.ms`
     pub connections_max_idle_ms: u64,
+    /// `idem.response.memory.*` (idem): memory for responses built and not yet written.
+    pub response_memory: ResponseMemoryConfig,
     /// `log.retention.check.interval.ms`
     pub retention_check_interval_ms: u64,
     /// `producer.id.expiration.ms`
@@ -164,6 +166,7 @@ impl Default for BrokerConfig {
             max_connections: 10_000,
             max_inflight_per_connection: 128,
             connections_max_idle_ms: 600_000,
+            response_memory: ResponseMemoryConfig::default(),
             retention_check_interval_ms: 300_000,
             producer_id_expiration_ms: 86_400_000,
             producer_id_expiration_check_interval_ms: 600_000,
@@ -192,6 +195,44 @@ impl Default for BrokerConfig {
             },
         }
     }
+}
+
+/// Response memory (idem; Kafka sends record bytes from the file with sendfile and has no
+/// such knob): `idem.response.memory.bytes` bounds the record bytes of Fetch responses built
+/// and not yet written, broker-wide; `idem.response.memory.per.connection.bytes` caps one
+/// response's share and pauses reading a connection whose unwritten responses reach it;
+/// `idem.response.write.timeout.ms` closes a connection whose response makes no write
+/// progress (a client that never reads must not keep its share forever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseMemoryConfig {
+    /// `idem.response.memory.bytes`
+    pub total_bytes: usize,
+    /// `idem.response.memory.per.connection.bytes`
+    pub per_connection_bytes: usize,
+    /// `idem.response.write.timeout.ms`
+    pub write_timeout_ms: u64,
+}
+
+impl Default for ResponseMemoryConfig {
+    fn default() -> ResponseMemoryConfig {
+        ResponseMemoryConfig {
+            total_bytes: 128 << 20,
+            per_connection_bytes: 16 << 20,
+            // librdkafka's socket.timeout.ms: a client that has read nothing of a response
+            // for this long has given up on the request already (Java's request.timeout.ms
+            // is 30 s).
+            write_timeout_ms: 60_000,
+        }
+    }
+}
+
+/// Byte budgets are semaphore permits, acquired at most `u32::MAX` at a time.
+fn memory_bytes(v: &str) -> Result<usize, String> {
+    let n: usize = positive(v)?;
+    if n > u32::MAX as usize {
+        return Err(format!("{v:?} must be at most {}", u32::MAX));
+    }
+    Ok(n)
 }
 
 /// One broker setting.
@@ -360,6 +401,33 @@ pub const BROKER_SETTINGS: &[Setting] = &[
             Ok(())
         },
         show: |c| c.connections_max_idle_ms.to_string(),
+    },
+    Setting {
+        name: "idem.response.memory.bytes",
+        doc: "(idem) Broker-wide bytes of Fetch responses built and not yet written; a Fetch waits (up to its max wait) for its share, and gets at least its first batch.",
+        apply: |c, v| {
+            c.response_memory.total_bytes = memory_bytes(v)?;
+            Ok(())
+        },
+        show: |c| c.response_memory.total_bytes.to_string(),
+    },
+    Setting {
+        name: "idem.response.memory.per.connection.bytes",
+        doc: "(idem) Largest Fetch response beyond its first batch; a connection whose unwritten responses reach it is not read until they drain.",
+        apply: |c, v| {
+            c.response_memory.per_connection_bytes = memory_bytes(v)?;
+            Ok(())
+        },
+        show: |c| c.response_memory.per_connection_bytes.to_string(),
+    },
+    Setting {
+        name: "idem.response.write.timeout.ms",
+        doc: "(idem) Close a connection whose response makes no write progress for this long (at most connections.max.idle.ms), freeing its response memory.",
+        apply: |c, v| {
+            c.response_memory.write_timeout_ms = positive(v)?;
+            Ok(())
+        },
+        show: |c| c.response_memory.write_timeout_ms.to_string(),
     },
     Setting {
         name: "log.retention.check.interval.ms",

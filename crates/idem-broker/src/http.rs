@@ -384,5 +384,6 @@ pub fn render(broker: &Broker) -> String {
             }
         }
     }
+    m.render_response_memory(&mut out);
     out
 }

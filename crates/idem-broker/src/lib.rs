@@ -11,6 +11,7 @@
 //! - [`groups`]: the consumer-group coordinator (`idem-group`) with its log,
 //!   `__consumer_offsets`, and the requests parked on it.
 //! - [`metrics`], the counters.
+//! - `memory`: the byte budget of responses built and not yet written.
 
 pub mod broker;
 pub mod catalog;
@@ -22,6 +23,7 @@ pub mod groups;
 mod handlers;
 pub mod http;
 pub mod inspect;
+mod memory;
 pub mod metrics;
 pub mod partition;
 pub mod pid;

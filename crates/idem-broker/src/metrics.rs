@@ -29,6 +29,37 @@ impl Counter {
     }
 }
 
+/// A value that goes up and down (bytes held, for instance), with its high-water mark.
+#[derive(Debug, Default)]
+pub struct Gauge {
+    value: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl Gauge {
+    /// Adds `n` and raises the high-water mark if passed.
+    pub fn add(&self, n: u64) {
+        let now = self.value.fetch_add(n, Ordering::Relaxed) + n;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+    /// Subtracts `n` (saturating: a bug must not wrap the gauge to 2^64).
+    pub fn sub(&self, n: u64) {
+        let _ = self
+            .value
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
+    }
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.value.load(Ordering::Relaxed)
+    }
+    /// The highest value since start.
+    pub fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
 /// Upper bounds of the fsync latency buckets, in microseconds (the last bucket is +Inf).
 pub const FSYNC_BUCKETS_US: [u64; 12] = [
     50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
@@ -123,9 +154,50 @@ pub struct Metrics {
     pub errors: Mutex<BTreeMap<(i16, i16), u64>>,
     /// fdatasync latency on the produce path.
     pub fsync_latency: Histogram,
+    /// Bytes of Fetch responses granted from `idem.response.memory.bytes`: built and not yet
+    /// written to their socket.
+    pub response_bytes_held: Gauge,
+    /// Fetches that waited for response memory.
+    pub response_memory_waits: Counter,
+    /// Connections not read because their unwritten responses reached
+    /// `idem.response.memory.per.connection.bytes`.
+    pub connections_read_paused: Gauge,
+    /// Connections closed because a response made no write progress for
+    /// `idem.response.write.timeout.ms`.
+    pub connections_write_stalled: Counter,
 }
 
 impl Metrics {
+    /// The response memory series in Prometheus text (appended to `/metrics`).
+    pub fn render_response_memory(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(
+            out,
+            "# HELP idem_response_bytes_held Bytes of Fetch responses built and not yet written (idem.response.memory.bytes).\n# TYPE idem_response_bytes_held gauge\nidem_response_bytes_held {}",
+            self.response_bytes_held.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP idem_response_bytes_held_peak Highest idem_response_bytes_held since start.\n# TYPE idem_response_bytes_held_peak gauge\nidem_response_bytes_held_peak {}",
+            self.response_bytes_held.peak()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP idem_response_memory_waits_total Fetches that waited for response memory.\n# TYPE idem_response_memory_waits_total counter\nidem_response_memory_waits_total {}",
+            self.response_memory_waits.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP idem_connections_read_paused Connections not read until their responses drain (idem.response.memory.per.connection.bytes).\n# TYPE idem_connections_read_paused gauge\nidem_connections_read_paused {}",
+            self.connections_read_paused.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP idem_connections_write_stalled_total Connections closed because a response made no write progress for idem.response.write.timeout.ms.\n# TYPE idem_connections_write_stalled_total counter\nidem_connections_write_stalled_total {}",
+            self.connections_write_stalled.get()
+        );
+    }
+
     /// Counts a request of this API.
     pub fn request(&self, api_key: i16) {
         self.requests.inc();

@@ -7,6 +7,17 @@
 //! them. At most `queued.max.requests.per.connection` responses are pending; beyond that the
 //! reader waits. A protocol error closes that connection only, with one log line.
 //!
+//! Response memory: Fetch responses take their record bytes from the broker-wide budget
+//! (`memory.rs`, `idem.response.memory.bytes`) and give them back once written. The reader
+//! reads no new request while the connection's responses built and not yet written reach
+//! `idem.response.memory.per.connection.bytes` (Kafka mutes a channel while a response is
+//! being sent; idem pipelines, up to that cap). A response that makes no write progress for
+//! `idem.response.write.timeout.ms` (at most `connections.max.idle.ms`) closes the
+//! connection: a client that never reads cannot hold memory forever. Kafka has no such
+//! timeout; its selector closes a channel with no read or write activity for
+//! `connections.max.idle.ms`, a stalled send included, and holds no record bytes in memory
+//! meanwhile (sendfile from the segment).
+//!
 //! Shutdown: stop accepting, stop reading, let the writers finish what is pending, then close
 //! the storage (snapshots, sync, clean-shutdown marker).
 
@@ -25,6 +36,7 @@ use tokio::task::JoinSet;
 use crate::broker::{now_ms, Broker};
 use crate::config::BrokerConfig;
 use crate::handlers::{self, Dispatch, Reply, Response};
+use crate::memory::ResponseMemory;
 
 /// A broker serving on a socket.
 #[derive(Debug)]
@@ -122,6 +134,10 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let maintenance = tokio::spawn(maintain(Arc::clone(&broker), shutdown.clone()));
     let permits = Arc::new(Semaphore::new(broker.config().max_connections));
+    let memory = Arc::new(ResponseMemory::new(
+        broker.config().response_memory.total_bytes,
+        Arc::clone(broker.metrics()),
+    ));
     let mut connections = JoinSet::new();
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -139,9 +155,10 @@ async fn serve(
                 backoff = Duration::from_millis(5);
                 broker.metrics().connections_accepted.inc();
                 let broker = Arc::clone(&broker);
+                let memory = Arc::clone(&memory);
                 let shutdown = shutdown.clone();
                 connections.spawn(async move {
-                    serve_connection(broker, socket, peer, shutdown).await;
+                    serve_connection(broker, memory, socket, peer, shutdown).await;
                     drop(permit);
                 });
             }
@@ -252,22 +269,72 @@ enum End {
     WriterGone,
 }
 
+/// A response on its way to the writer, with the bytes the reader already counted as
+/// unwritten for it (ready responses; the writer counts the others when they complete).
+struct Pending {
+    reply: Reply,
+    counted: usize,
+}
+
+/// What the reader and the writer of one connection share.
+struct Conn {
+    /// Bytes of responses built and not yet written on this connection.
+    unwritten: watch::Sender<usize>,
+}
+
+impl Conn {
+    fn add(&self, n: usize) {
+        self.unwritten.send_modify(|u| *u += n);
+    }
+    fn sub(&self, n: usize) {
+        self.unwritten.send_modify(|u| *u = u.saturating_sub(n));
+    }
+}
+
 async fn serve_connection(
     broker: Arc<Broker>,
+    memory: Arc<ResponseMemory>,
     socket: TcpStream,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
-    let (tx, rx) = mpsc::channel::<Reply>(broker.config().max_inflight_per_connection);
+    let (tx, rx) = mpsc::channel::<Pending>(broker.config().max_inflight_per_connection);
     let (writer_done_tx, mut writer_done) = oneshot::channel::<Option<String>>();
-    let writer = tokio::spawn(async move {
-        let outcome = write_responses(writer, rx).await;
-        let _ = writer_done_tx.send(outcome.clone());
-        outcome
+    let conn = Arc::new(Conn {
+        unwritten: watch::channel(0).0,
     });
-    let end = read_requests(&broker, reader, tx, &mut shutdown, &mut writer_done, peer).await;
+    let stall = Duration::from_millis(
+        broker
+            .config()
+            .response_memory
+            .write_timeout_ms
+            .min(broker.config().connections_max_idle_ms),
+    );
+    let writer = {
+        let conn = Arc::clone(&conn);
+        let metrics = Arc::clone(broker.metrics());
+        tokio::spawn(async move {
+            let outcome = write_responses(writer, rx, &conn, stall).await;
+            if outcome.as_ref().is_some_and(|o| o.starts_with(STALLED)) {
+                metrics.connections_write_stalled.inc();
+            }
+            let _ = writer_done_tx.send(outcome.clone());
+            outcome
+        })
+    };
+    let end = read_requests(
+        &broker,
+        &memory,
+        &conn,
+        reader,
+        tx,
+        &mut shutdown,
+        &mut writer_done,
+        peer,
+    )
+    .await;
     let writer_outcome = writer.await.ok().flatten();
     let reason = match (&end, writer_outcome) {
         (_, Some(reason)) => Some(reason),
@@ -285,17 +352,27 @@ async fn serve_connection(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_requests(
     broker: &Arc<Broker>,
+    memory: &Arc<ResponseMemory>,
+    conn: &Conn,
     mut reader: OwnedReadHalf,
-    tx: mpsc::Sender<Reply>,
+    tx: mpsc::Sender<Pending>,
     shutdown: &mut watch::Receiver<bool>,
     writer_done: &mut oneshot::Receiver<Option<String>>,
     peer: SocketAddr,
 ) -> End {
     let idle = Duration::from_millis(broker.config().connections_max_idle_ms);
     let max = broker.config().max_request_bytes;
+    let cap = broker.config().response_memory.per_connection_bytes.max(1);
+    let mut unwritten = conn.unwritten.subscribe();
     loop {
+        // Responses not drained: read nothing more until they are (the writer closes the
+        // connection if they make no progress).
+        if let Some(end) = drained(broker, &mut unwritten, cap, shutdown, writer_done).await {
+            return end;
+        }
         let frame = tokio::select! {
             biased;
             _ = shutdown.changed() => return End::Shutdown,
@@ -307,25 +384,60 @@ async fn read_requests(
                 Ok(Ok(Some(frame))) => frame,
             },
         };
-        let reply: Reply = match handlers::dispatch(broker, frame, Some(peer)) {
-            Dispatch::Now(Response::Close(reason)) => {
-                let _ = tx
-                    .send(Box::pin(std::future::ready(Response::Close(
-                        reason.clone(),
-                    ))))
-                    .await;
-                return End::Protocol(reason);
-            }
-            Dispatch::Now(response) => Box::pin(std::future::ready(response)),
-            Dispatch::Later(reply) => reply,
-            Dispatch::Barrier(reply) => {
-                let response = reply.await;
-                Box::pin(std::future::ready(response))
+        // The read may have begun before the previous response was built: a frame read
+        // meanwhile waits here, not dispatched, until the connection drains.
+        if let Some(end) = drained(broker, &mut unwritten, cap, shutdown, writer_done).await {
+            return end;
+        }
+        let ready = |response: Response| {
+            let counted = frame_len(&response);
+            conn.add(counted);
+            Pending {
+                reply: Box::pin(std::future::ready(response)),
+                counted,
             }
         };
-        if tx.send(reply).await.is_err() {
+        let pending = match handlers::dispatch(broker, memory, frame, Some(peer)) {
+            Dispatch::Now(Response::Close(reason)) => {
+                let _ = tx.send(ready(Response::Close(reason.clone()))).await;
+                return End::Protocol(reason);
+            }
+            Dispatch::Now(response) => ready(response),
+            Dispatch::Later(reply) => Pending { reply, counted: 0 },
+            Dispatch::Barrier(reply) => ready(reply.await),
+        };
+        if tx.send(pending).await.is_err() {
             return End::WriterGone;
         }
+    }
+}
+
+/// Waits until the connection's unwritten responses are below `cap`; `Some` when the
+/// connection must end instead.
+async fn drained(
+    broker: &Broker,
+    unwritten: &mut watch::Receiver<usize>,
+    cap: usize,
+    shutdown: &mut watch::Receiver<bool>,
+    writer_done: &mut oneshot::Receiver<Option<String>>,
+) -> Option<End> {
+    if *unwritten.borrow_and_update() < cap {
+        return None;
+    }
+    /// Counts the pause while it lasts, also when the connection's task is dropped in it.
+    struct Paused<'a>(&'a crate::metrics::Gauge);
+    impl Drop for Paused<'_> {
+        fn drop(&mut self) {
+            self.0.sub(1);
+        }
+    }
+    broker.metrics().connections_read_paused.add(1);
+    let _paused = Paused(&broker.metrics().connections_read_paused);
+    tokio::select! {
+        biased;
+        _ = shutdown.changed() => Some(End::Shutdown),
+        _ = &mut *writer_done => Some(End::WriterGone),
+        drained = unwritten.wait_for(|u| *u < cap) => drained.is_err().then_some(End::WriterGone),
     }
 }
 
@@ -367,29 +479,93 @@ async fn read_frame(reader: &mut OwnedReadHalf, max: usize) -> Result<Option<Byt
     Ok(Some(buf.freeze()))
 }
 
+/// The bytes a response puts on the socket.
+fn frame_len(response: &Response) -> usize {
+    match response {
+        Response::Frame(f) | Response::Budgeted(f, _) => f.len(),
+        Response::Nothing | Response::Close(_) => 0,
+    }
+}
+
+/// How a write-stall closing reason starts (counted in `connections_write_stalled`).
+const STALLED: &str = "no write progress";
+
 /// Writes responses in request order; returns why the connection must close, if it must.
-async fn write_responses(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) -> Option<String> {
+/// A response's bytes (and its response memory grant) are released once written.
+async fn write_responses(
+    writer: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Pending>,
+    conn: &Conn,
+    stall: Duration,
+) -> Option<String> {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
-    while let Some(reply) = rx.recv().await {
-        match reply.await {
-            Response::Frame(frame) => {
-                if let Err(e) = out.write_all(&frame).await {
-                    return Some(format!("write failed: {e}"));
-                }
+    while let Some(Pending { reply, counted }) = rx.recv().await {
+        let response = reply.await;
+        let len = frame_len(&response);
+        // The reader counted ready responses when it queued them; the others count from now.
+        conn.add(len.saturating_sub(counted));
+        let written = match &response {
+            Response::Frame(frame) | Response::Budgeted(frame, _) => {
+                write_with_progress(&mut out, frame, stall).await
             }
-            Response::Nothing => {}
+            Response::Nothing => Ok(()),
             Response::Close(reason) => {
-                let _ = out.flush().await;
+                let _ = tokio::time::timeout(stall, out.flush()).await;
+                return Some(reason.clone());
+            }
+        };
+        // Written (into the socket or the 64 KiB buffer) or failed: either way its memory
+        // is no longer pinned by this connection.
+        drop(response);
+        conn.sub(len.max(counted));
+        if let Err(reason) = written {
+            return Some(reason);
+        }
+        if rx.is_empty() {
+            if let Err(reason) = flush_with_progress(&mut out, stall).await {
                 return Some(reason);
             }
         }
-        if rx.is_empty() {
-            if let Err(e) = out.flush().await {
-                return Some(format!("write failed: {e}"));
-            }
+    }
+    let _ = tokio::time::timeout(stall, out.flush()).await;
+    let _ = tokio::time::timeout(stall, out.shutdown()).await;
+    None
+}
+
+/// Writes all of `frame`, failing when one write call makes no progress for `stall`.
+async fn write_with_progress(
+    out: &mut BufWriter<OwnedWriteHalf>,
+    frame: &[u8],
+    stall: Duration,
+) -> Result<(), String> {
+    let mut at = 0;
+    while at < frame.len() {
+        match tokio::time::timeout(stall, out.write(&frame[at..])).await {
+            Err(_) => return Err(stalled(stall, frame.len() - at)),
+            Ok(Err(e)) => return Err(format!("write failed: {e}")),
+            Ok(Ok(0)) => return Err("write failed: socket closed".into()),
+            Ok(Ok(n)) => at += n,
         }
     }
-    let _ = out.flush().await;
-    let _ = out.shutdown().await;
-    None
+    Ok(())
+}
+
+/// Flushes the buffer, failing when it makes no progress for `stall` (a flush is at most
+/// the 64 KiB buffer, so a whole flush without progress is one stall).
+async fn flush_with_progress(
+    out: &mut BufWriter<OwnedWriteHalf>,
+    stall: Duration,
+) -> Result<(), String> {
+    match tokio::time::timeout(stall, out.flush()).await {
+        Err(_) => Err(stalled(stall, out.buffer().len())),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
+fn stalled(stall: Duration, left: usize) -> String {
+    format!(
+        "{STALLED} for {} ms (idem.response.write.timeout.ms) with {left} bytes of response left",
+        stall.as_millis()
+    )
 }

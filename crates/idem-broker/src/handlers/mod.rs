@@ -21,6 +21,7 @@ use kafka_protocol::protocol::Encodable;
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
+use crate::memory::ResponseMemory;
 
 mod api_versions;
 mod cluster;
@@ -39,6 +40,13 @@ mod topics;
 pub(crate) enum Response {
     /// A whole response frame.
     Frame(Bytes),
+    /// A whole response frame whose bytes are counted in the response memory budget until
+    /// it has been written (Fetch).
+    Budgeted(
+        Bytes,
+        // Never read: held for its drop, which gives the bytes back.
+        #[allow(dead_code)] crate::memory::Grant,
+    ),
     /// No response (acks=0 produce).
     Nothing,
     /// Close the connection, for the logged reason.
@@ -100,6 +108,7 @@ pub(crate) fn str_bytes(s: &str) -> StrBytes {
 /// Decodes one request frame and runs its handler.
 pub(crate) fn dispatch(
     broker: &Arc<Broker>,
+    memory: &Arc<ResponseMemory>,
     frame: Bytes,
     peer: Option<std::net::SocketAddr>,
 ) -> Dispatch {
@@ -153,7 +162,10 @@ pub(crate) fn dispatch(
         ApiKey::ApiVersions => route!(api_versions::handle, ApiVersionsRequest),
         ApiKey::Metadata => route!(metadata::handle, MetadataRequest),
         ApiKey::Produce => route!(produce::handle, ProduceRequest),
-        ApiKey::Fetch => route!(fetch::handle, FetchRequest),
+        ApiKey::Fetch => match decode_body::<FetchRequest>(&mut body, api_key, version) {
+            Ok(req) => fetch::handle(broker, memory, ctx, req),
+            Err(e) => close(format!("{api_key:?} v{version}: {e}")),
+        },
         ApiKey::ListOffsets => route!(list_offsets::handle, ListOffsetsRequest),
         ApiKey::CreateTopics => route!(topics::create_topics, CreateTopicsRequest),
         ApiKey::DeleteTopics => route!(topics::delete_topics, DeleteTopicsRequest),

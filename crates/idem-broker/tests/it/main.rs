@@ -8,6 +8,7 @@ mod audit;
 mod groups;
 mod hostile;
 mod lost_acks;
+mod memory;
 mod metrics;
 mod protocol;
 mod rdkafka_clients;
