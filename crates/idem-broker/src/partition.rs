@@ -165,12 +165,7 @@ impl Partition {
     /// that one damaged partition does not keep the broker down. Its directory is not
     /// touched; the next start tries it again.
     pub fn offline(setup: Setup, reason: String) -> Partition {
-        let log = Log::offline(
-            setup.storage,
-            &setup.dir,
-            setup.config.log_config(),
-            reason,
-        );
+        let log = Log::offline(setup.storage, &setup.dir, setup.config.log_config(), reason);
         let partition = Partition::with(
             setup.topic,
             setup.index,

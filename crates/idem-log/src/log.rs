@@ -106,7 +106,12 @@ impl Log {
     /// `reason`, touching nothing on disk. Every read and append is refused with
     /// [`LogError::Offline`]; the directory is left as it is for an operator to look at,
     /// and the next start tries to open it again.
-    pub fn offline(storage: Arc<dyn Storage>, dir: &Path, config: LogConfig, reason: String) -> Log {
+    pub fn offline(
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        config: LogConfig,
+        reason: String,
+    ) -> Log {
         let path = dir.join(file_name(0, "log"));
         Log {
             storage,

@@ -239,3 +239,36 @@ async fn a_retry_with_new_timestamps_is_still_a_duplicate() {
     );
     broker.shutdown().await.expect("shutdown");
 }
+
+/// One partition whose files cannot be opened at start-up goes offline with a clear error;
+/// the broker starts and the other partitions serve. Before the fix the broker exited.
+#[tokio::test]
+async fn a_partition_that_cannot_open_goes_offline_and_the_rest_serve() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let broker = start(tmp.path()).await;
+    let mut raw = Raw::connect(broker.addr).await;
+    assert_eq!(raw.create_topic(T, 2, &[]).await, 0);
+    for p in 0..2 {
+        assert_eq!(raw.produce(T, p, batch::plain(2, "x")).await.error_code, 0);
+    }
+    drop(raw);
+    broker.shutdown().await.expect("shutdown");
+    // Partition 1's segment becomes something no file open can read.
+    let segment = tmp.path().join("t-1/00000000000000000000.log");
+    std::fs::remove_file(&segment).expect("rm");
+    std::fs::create_dir(&segment).expect("a directory in its place");
+
+    let broker = start(tmp.path()).await;
+    let mut raw = Raw::connect(broker.addr).await;
+    let damaged = broker.broker.partition(T, 1).expect("partition 1");
+    assert!(damaged.watermark().offline, "partition 1 is offline");
+    assert_eq!(raw.produce(T, 1, batch::plain(1, "y")).await.error_code, 56);
+    let ok = raw.produce(T, 0, batch::plain(1, "y")).await;
+    assert_eq!(
+        (ok.error_code, ok.base_offset),
+        (0, 2),
+        "partition 0 serves"
+    );
+    broker.shutdown().await.expect("shutdown");
+    assert!(segment.is_dir(), "the damaged directory is left as it was");
+}
