@@ -11,3 +11,4 @@ mod metrics;
 mod protocol;
 mod rdkafka_clients;
 mod scenarios;
+mod timestamps;
