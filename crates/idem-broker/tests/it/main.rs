@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin_answers;
 mod groups;
 mod hostile;
 mod lost_acks;
