@@ -50,6 +50,44 @@ pub(crate) fn compressed(
     .to_bytes())
 }
 
+/// A batch of one record per timestamp (`timestamps[i]` for record `i`, as the delta from
+/// `base`), values `"{tag}-{i}"`, the header's max timestamp set to `max`, records compressed
+/// with `codec`. Deltas never overflow here: callers pick `base` so that every
+/// `timestamps[i] - base` fits (a reader adding them back must not wrap).
+pub(crate) fn stamped(
+    codec: Codec,
+    base: i64,
+    max: i64,
+    timestamps: &[i64],
+    tag: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let mut plain = Vec::new();
+    for (i, ts) in timestamps.iter().enumerate() {
+        let value = format!("{tag}-{i}");
+        let delta = ts
+            .checked_sub(base)
+            .ok_or_else(|| anyhow::anyhow!("scenario bug: timestamp delta overflows"))?;
+        idem_wire::records::encode_record(
+            &mut plain,
+            &idem_wire::records::RecordParts {
+                offset_delta: i32::try_from(i)?,
+                timestamp_delta: delta,
+                key: None,
+                value: Some(value.as_bytes()),
+                headers: &[],
+            },
+        );
+    }
+    let records = match codec {
+        Codec::None => plain,
+        other => compress(other, &plain)?,
+    };
+    let n = i32::try_from(timestamps.len())?;
+    let mut header = header(-1, -1, -1, n, base, i16::from(codec.id()));
+    header.max_timestamp = max;
+    Ok(RawBatch { header, records }.to_bytes())
+}
+
 /// A v2 header as a client fills it: base offset 0, leader epoch -1, count `n`.
 pub(crate) fn header(
     pid: i64,

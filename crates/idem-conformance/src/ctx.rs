@@ -187,6 +187,11 @@ impl Ctx {
         if v == -1 {
             return "-1".into();
         }
+        // Other negative timestamps are literal values a scenario sent, never relative to t0
+        // (which differs between the brokers' runs).
+        if v < -1 {
+            return format!("{v}");
+        }
         // Sent timestamps first: they are a second or more away from any broker clock reading.
         if self.sent_timestamps.contains(&v) {
             return self.relative(v);

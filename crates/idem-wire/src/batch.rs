@@ -285,6 +285,15 @@ pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) {
     batch[OFFSET_CRC..OFFSET_CRC + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// Clears the LogAppendTime bit (the max timestamp stays) and recomputes the CRC, as Kafka
+/// does when it stores a client batch that carried the bit on a CreateTime topic.
+pub fn set_create_time(batch: &mut [u8]) {
+    let attributes = i16_at(batch, OFFSET_ATTRIBUTES) & !ATTR_LOG_APPEND_TIME;
+    batch[OFFSET_ATTRIBUTES..OFFSET_ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+    let crc = compute_crc(batch);
+    batch[OFFSET_CRC..OFFSET_CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Marks the batch as LogAppendTime with the given broker time and recomputes the CRC, as
 /// Kafka does for topics with `message.timestamp.type=LogAppendTime`.
 pub fn set_log_append_time(batch: &mut [u8], append_time_ms: i64) {

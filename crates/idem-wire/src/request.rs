@@ -221,4 +221,33 @@ mod tests {
         let mut short = Bytes::from_static(&[0, 3, 0, 1, 0, 0, 0, 1, 0, 9, b'a']);
         assert!(decode_header(&mut short, ApiKey::Metadata, 1).is_err());
     }
+
+    /// Kafka 4.1.1 (generated RequestHeaderData.read) keeps unknown tags whatever their order
+    /// or repetition and only fails when a size runs past the frame (it then closes the
+    /// connection): conformance scenarios p-tags-header-*.
+    #[test]
+    fn header_tags_are_read_like_kafka() {
+        // Metadata v12 (header v2), client id "c", then the tagged-field section, then "B".
+        let with = |tags: &[u8]| {
+            let mut f = vec![0, 3, 0, 12, 0, 0, 0, 1, 0, 1, b'c'];
+            f.extend_from_slice(tags);
+            f.push(b'B');
+            Bytes::from(f)
+        };
+        for tags in [
+            &[0][..],
+            &[1, 100, 3, b'a', b'b', b'c'],
+            &[2, 5, 1, b'x', 5, 1, b'y'],
+            &[2, 7, 1, b'x', 3, 1, b'y'],
+            &[2, 0, 0, 0, 0],
+        ] {
+            let mut frame = with(tags);
+            let h = decode_header(&mut frame, ApiKey::Metadata, 12).expect("accepted");
+            assert_eq!(h.client_id.as_deref(), Some("c"));
+            assert_eq!(&frame[..], b"B", "the body starts after the tags");
+        }
+        for tags in [&[1, 9, 0xff, 0x7f][..], &[0x7f]] {
+            assert!(decode_header(&mut with(tags), ApiKey::Metadata, 12).is_err());
+        }
+    }
 }

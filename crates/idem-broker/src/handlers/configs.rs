@@ -28,6 +28,8 @@ struct Entry {
     config_type: i8,
     doc: &'static str,
     synonyms: Vec<(String, String, i8)>,
+    /// Whether the value can be changed while the broker runs (what Kafka's `read_only` means).
+    read_only: bool,
 }
 
 pub(super) fn describe_configs(
@@ -77,6 +79,11 @@ pub(super) fn describe_configs(
                                 config_type: s.config_type,
                                 doc: s.doc,
                                 synonyms,
+                                // As Kafka answers for every topic config: they are the
+                                // topic's own (set at CreateTopics), not the broker's fixed
+                                // ones. idem does not serve AlterConfigs yet, which
+                                // ApiVersions tells clients.
+                                read_only: false,
                             }
                         })
                         .collect::<Vec<_>>()),
@@ -97,6 +104,13 @@ pub(super) fn describe_configs(
                                 config_type: 2,
                                 doc: s.doc,
                                 synonyms: Vec::new(),
+                                // Every idem broker setting is read at start-up only (no
+                                // dynamic broker config, no AlterConfigs): read-only, as
+                                // Kafka 4.1.1 answers for its static ones (advertised.listeners,
+                                // node.id, ...). Kafka answers false for the ones it can
+                                // change at run time (log.retention.ms, message.max.bytes, ...);
+                                // idem cannot, so it does not promise it (allow.txt).
+                                read_only: true,
                             })
                             .collect())
                     } else {
@@ -131,7 +145,8 @@ pub(super) fn describe_configs(
                         .map(|e| {
                             let mut c = DescribeConfigsResourceResult::default()
                                 .with_name(str_bytes(e.name))
-                                .with_value(Some(str_bytes(&e.value)));
+                                .with_value(Some(str_bytes(&e.value)))
+                                .with_read_only(e.read_only);
                             if v >= 1 {
                                 c = c.with_config_source(e.source);
                                 if req.include_synonyms {

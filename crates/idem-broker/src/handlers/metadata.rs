@@ -1,7 +1,8 @@
-//! Metadata (3): brokers, topics with ids, partitions led by this node; auto-creation.
+//! Metadata (3): brokers, topics with ids, partitions led by this node; auto-creation,
+//! started by the request and finished after its answer, as in Kafka (KRaft).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -9,7 +10,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use uuid::Uuid;
 
-use super::{blocking_barrier, str_bytes, Ctx, Dispatch};
+use super::{str_bytes, Ctx, Dispatch};
 use crate::broker::{Broker, Topic};
 use crate::catalog::valid_topic_name;
 use crate::error_codes as ec;
@@ -51,28 +52,60 @@ pub(super) fn handle(broker: &Arc<Broker>, ctx: Ctx, req: MetadataRequest) -> Di
             .collect(),
         _ => Vec::new(),
     };
-    if missing.is_empty() {
-        return Dispatch::Now(ctx.respond(&counted(broker, &ctx, build(broker, &ctx, &wanted))));
+    if !missing.is_empty() {
+        start_creations(broker, missing);
+    }
+    // A topic whose creation this request started (or one still in flight) is answered as
+    // Kafka (KRaft) answers it: UNKNOWN_TOPIC_OR_PARTITION, no partitions, no topic id; the
+    // client asks again and a later request sees it. Clients that delete a topic and ask for
+    // its partitions rely on that first answer having none.
+    Dispatch::Now(ctx.respond(&counted(broker, &ctx, build(broker, &ctx, &wanted))))
+}
+
+/// Auto-creations under way, by broker (its address) and topic name: a client that retries
+/// Metadata while one runs does not start another.
+static IN_FLIGHT: Mutex<BTreeSet<(usize, String)>> = Mutex::new(BTreeSet::new());
+
+/// Creates `names` through the broker's usual create path, off the async threads (file-system
+/// work), without waiting for it.
+fn start_creations(broker: &Arc<Broker>, names: Vec<String>) {
+    let key = Arc::as_ptr(broker) as usize;
+    let names: Vec<String> = {
+        let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        names
+            .into_iter()
+            .filter(|n| in_flight.insert((key, n.clone())))
+            .collect()
+    };
+    if names.is_empty() {
+        return;
     }
     let broker = Arc::clone(broker);
-    blocking_barrier(move || {
-        for name in &missing {
-            if name == crate::groups::OFFSETS_TOPIC {
-                // Created as Kafka does: by the group coordinator, with its settings.
-                if let Err(e) = broker.ensure_offsets_topic() {
-                    tracing::warn!(topic = %name, "auto-create failed: {}", e.message);
-                }
-                continue;
-            }
-            match broker.create_topic(name, -1, -1, BTreeMap::new()) {
-                Ok(_) => {}
-                // Another connection created it meanwhile.
-                Err(e) if e.code == ec::TOPIC_ALREADY_EXISTS => {}
-                Err(e) => tracing::warn!(topic = %name, "auto-create failed: {}", e.message),
-            }
+    tokio::task::spawn_blocking(move || {
+        for name in &names {
+            create(&broker, name);
+            IN_FLIGHT
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&(key, name.clone()));
         }
-        ctx.respond(&counted(&broker, &ctx, build(&broker, &ctx, &wanted)))
-    })
+    });
+}
+
+fn create(broker: &Broker, name: &str) {
+    if name == crate::groups::OFFSETS_TOPIC {
+        // Created as Kafka does: by the group coordinator, with its settings.
+        if let Err(e) = broker.ensure_offsets_topic() {
+            tracing::warn!(topic = %name, "auto-create failed: {}", e.message);
+        }
+        return;
+    }
+    match broker.create_topic(name, -1, -1, BTreeMap::new()) {
+        Ok(_) => tracing::debug!(topic = %name, "auto-created"),
+        // Another connection created it meanwhile.
+        Err(e) if e.code == ec::TOPIC_ALREADY_EXISTS => {}
+        Err(e) => tracing::warn!(topic = %name, "auto-create failed: {}", e.message),
+    }
 }
 
 /// Counts the topic errors of a response in the metrics.

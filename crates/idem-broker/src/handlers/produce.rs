@@ -237,61 +237,97 @@ fn produce_one(
             max_decompressed_bytes: broker.config().max_decompressed_bytes,
         }
     };
+    let limits = Limits {
+        now,
+        before: config.timestamp_before_max_ms,
+        after: config.timestamp_after_max_ms,
+    };
+    let max_decompressed = broker.config().max_decompressed_bytes;
+    if header.is_log_append_time() {
+        // Kafka reads every record of such a batch as stamped with the header's max
+        // timestamp. A LogAppendTime topic refuses the bit outright; a CreateTime topic checks
+        // that one timestamp and stores the batch as CreateTime.
+        let ts = header.max_timestamp;
+        if config.timestamp_type == TimestampType::LogAppendTime || ts == -1 {
+            broker.metrics().invalid_batches.inc();
+            return Err(invalid_timestamps(
+                (0..header.records_count)
+                    .map(|i| {
+                        let m = "Invalid timestamp type in message: the producer should not \
+                                 set the timestamp type to LogAppendTime";
+                        (i, m.to_string())
+                    })
+                    .collect(),
+            ));
+        }
+        if limits.invalid(ts) {
+            broker.metrics().invalid_batches.inc();
+            return Err(invalid_timestamps(
+                (0..header.records_count)
+                    .map(|i| (i, limits.describe(ts, i64::from(i))))
+                    .collect(),
+            ));
+        }
+        let mut copy = records.to_vec();
+        batch::set_create_time(&mut copy);
+        let mut fixed = header;
+        fixed.attributes = header.attributes & !LOG_APPEND_TIME_BIT;
+        fixed.crc = batch::compute_crc(&copy);
+        return partition
+            .produce(&copy, &fixed, now, dedupe)
+            .map_err(Refusal::from);
+    }
     if config.timestamp_type == TimestampType::LogAppendTime {
         return partition
             .produce(records, &header, now, dedupe)
             .map_err(Refusal::from);
     }
-    let (lowest, highest) = summary
-        .timestamp_deltas
-        .map(|(lo, hi)| {
-            (
-                header.base_timestamp.saturating_add(lo),
-                header.base_timestamp.saturating_add(hi),
-            )
-        })
-        .unwrap_or((header.base_timestamp, header.max_timestamp));
-    let latest = now.saturating_add(config.timestamp_after_max_ms);
-    let earliest = now.saturating_sub(config.timestamp_before_max_ms);
-    if highest > latest || (lowest >= 0 && lowest < earliest) {
-        // Kafka reports every record out of range (Produce v8+ record_errors).
-        broker.metrics().invalid_batches.inc();
-        let mut record_errors = Vec::new();
-        let _ = records::walk(
-            codec,
-            &records[HEADER_LEN..],
-            header.records_count,
-            broker.config().max_decompressed_bytes,
-            |r| {
-                let ts = header.base_timestamp.saturating_add(r.timestamp_delta);
-                if ts > latest {
-                    record_errors.push((r.offset_delta, format!("timestamp {ts} is more than message.timestamp.after.max.ms ahead of the broker")));
-                } else if ts >= 0 && ts < earliest {
-                    record_errors.push((
-                        r.offset_delta,
-                        format!("timestamp {ts} is older than message.timestamp.before.max.ms"),
-                    ));
-                }
-                true
-            },
-        );
-        let message = record_errors
-            .first()
-            .map_or_else(|| "timestamp out of range".to_string(), |(_, m)| m.clone());
-        return Err(Refusal {
-            code: ec::INVALID_TIMESTAMP,
-            message,
-            before_log: false,
-            record_errors,
-        });
-    }
+    // The common case decides from the smallest and largest delta the record walk above
+    // already found; only a batch that may hold an out-of-range record is walked again, to
+    // find which records (Kafka checks each record but those stamped -1).
+    let fast = summary.timestamp_deltas.and_then(|(lo, hi)| {
+        let base = i128::from(header.base_timestamp);
+        limits
+            .all_valid(base + i128::from(lo), base + i128::from(hi))
+            .then(|| header.base_timestamp + hi)
+    });
+    let highest = match fast {
+        Some(highest) => highest,
+        None => {
+            let mut record_errors = Vec::new();
+            let mut highest = -1i64;
+            let mut index = 0i32;
+            let _ = records::walk(
+                codec,
+                &records[HEADER_LEN..],
+                header.records_count,
+                max_decompressed,
+                |r| {
+                    // Kafka adds the delta as a Java long: wrapping.
+                    let ts = header.base_timestamp.wrapping_add(r.timestamp_delta);
+                    if ts != -1 && limits.invalid(ts) {
+                        record_errors.push((index, limits.describe(ts, i64::from(r.offset_delta))));
+                    }
+                    highest = highest.max(ts);
+                    index += 1;
+                    true
+                },
+            );
+            if !record_errors.is_empty() {
+                broker.metrics().invalid_batches.inc();
+                return Err(invalid_timestamps(record_errors));
+            }
+            highest
+        }
+    };
+    // Kafka stores the largest timestamp the records carry, starting from -1, whatever the
+    // header said: the rare batch that disagrees is copied and its CRC recomputed.
+    let highest = highest.max(-1);
     if highest == header.max_timestamp {
         return partition
             .produce(records, &header, now, dedupe)
             .map_err(Refusal::from);
     }
-    // Kafka stores the max timestamp the records carry, whatever the header said: the rare
-    // batch that disagrees is copied and its CRC recomputed.
     let mut copy = records.to_vec();
     batch::set_max_timestamp(&mut copy, highest);
     let mut fixed = header;
@@ -300,6 +336,54 @@ fn produce_one(
     partition
         .produce(&copy, &fixed, now, dedupe)
         .map_err(Refusal::from)
+}
+
+/// Attributes bit 3: the batch's timestamps were set by the broker.
+const LOG_APPEND_TIME_BIT: i16 = 0x08;
+
+/// A topic's timestamp limits at the broker's `now`, checked exactly as Kafka's LogValidator
+/// does (`now - ts > before || ts - now > after`, in wrapping 64-bit arithmetic), so that
+/// negative timestamps and i64::MIN are judged the way Kafka judges them.
+#[derive(Clone, Copy)]
+struct Limits {
+    now: i64,
+    before: i64,
+    after: i64,
+}
+
+impl Limits {
+    fn invalid(self, ts: i64) -> bool {
+        let diff = self.now.wrapping_sub(ts);
+        diff > self.before || diff.wrapping_neg() > self.after
+    }
+
+    /// True when every timestamp in `lo..=hi` (exact values) is valid: both inside i64 and
+    /// within `[now - before, now + after]`, where Kafka's subtraction cannot wrap.
+    fn all_valid(self, lo: i128, hi: i128) -> bool {
+        let now = i128::from(self.now);
+        lo >= i128::from(i64::MIN)
+            && hi <= i128::from(i64::MAX)
+            && lo >= now - i128::from(self.before)
+            && hi <= now + i128::from(self.after)
+    }
+
+    fn describe(self, ts: i64, offset: i64) -> String {
+        format!(
+            "Timestamp {ts} of message with offset {offset} is out of range. The timestamp \
+             should be within [{}, {}]",
+            self.now.saturating_sub(self.before),
+            self.now.saturating_add(self.after)
+        )
+    }
+}
+
+fn invalid_timestamps(record_errors: Vec<(i32, String)>) -> Refusal {
+    Refusal {
+        code: ec::INVALID_TIMESTAMP,
+        message: "One or more records have been rejected due to invalid timestamp".into(),
+        before_log: false,
+        record_errors,
+    }
 }
 
 fn response(ctx: &Ctx, topics: Vec<TopicOutcome>, metrics: &Metrics) -> ProduceResponse {

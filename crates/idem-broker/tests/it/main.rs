@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin_answers;
 mod audit;
 mod groups;
 mod hostile;
@@ -14,3 +15,4 @@ mod protocol;
 mod rdkafka_clients;
 mod roll;
 mod scenarios;
+mod timestamps;

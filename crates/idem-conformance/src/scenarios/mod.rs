@@ -8,9 +8,12 @@ use std::pin::Pin;
 
 use crate::ctx::Ctx;
 
+mod admin;
 mod groups;
 mod idempotence;
 mod protocol;
+mod tags;
+mod timestamps;
 mod validation;
 
 /// A scenario body.
@@ -48,7 +51,10 @@ pub(crate) use table;
 pub(crate) fn all() -> Vec<Scenario> {
     let mut all = idempotence::all();
     all.extend(validation::all());
+    all.extend(timestamps::all());
     all.extend(protocol::all());
+    all.extend(tags::all());
+    all.extend(admin::all());
     all.extend(groups::all());
     all
 }

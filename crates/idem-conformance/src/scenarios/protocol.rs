@@ -187,7 +187,7 @@ async fn api_versions_v99_bare(c: &mut Ctx) -> anyhow::Result<()> {
 
 /// Metadata normalised: node ids as `self` (the one broker in the answer), topics by alias
 /// (only the scenario's own topics; how many others exist depends on what ran before).
-fn record_metadata(c: &mut Ctx, label: &str, version: i16, resp: &MetadataResponse) {
+pub(super) fn record_metadata(c: &mut Ctx, label: &str, version: i16, resp: &MetadataResponse) {
     let self_id = resp.brokers.first().map(|b| b.node_id.0);
     let node = |id: i32| -> &'static str {
         if id == -1 {
