@@ -189,7 +189,9 @@ impl Ctx {
         }
         // Other negative timestamps are literal values a scenario sent, never relative to t0
         // (which differs between the brokers' runs).
-        if v < -1 {
+        // So are timestamps before 2000 (a backfill stamped in 1970): fixed values, the same
+        // in both runs.
+        if v < -1 || (0..946_684_800_000).contains(&v) {
             return format!("{v}");
         }
         // Sent timestamps first: they are a second or more away from any broker clock reading.
@@ -561,6 +563,55 @@ impl Ctx {
             .and_then(|t| t.partitions.first())
             .context("no partition in the ListOffsets response")?;
         Ok((p.error_code, p.offset))
+    }
+
+    /// One Fetch (v12) of partition 0 of `alias` from `offset` with generous limits, recorded
+    /// as a step: the error code and how many whole batches and records the one response
+    /// carried (a broker that serves one segment per fetch shows here).
+    pub(crate) async fn fetch_once(
+        &mut self,
+        label: &str,
+        alias: &str,
+        offset: i64,
+    ) -> anyhow::Result<()> {
+        let name = self.name(alias);
+        let req = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(0)
+            .with_min_bytes(0)
+            .with_max_bytes(8 << 20)
+            .with_session_epoch(-1)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(s(&name)))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(offset)
+                    .with_partition_max_bytes(4 << 20)])]);
+        let resp: FetchResponse = self.conn.call(ApiKey::Fetch, 12, &req).await?;
+        let p = resp
+            .responses
+            .first()
+            .and_then(|t| t.partitions.first())
+            .context("no partition in the Fetch response")?;
+        let records = p.records.clone().unwrap_or_default();
+        let (mut batches, mut count, mut pos) = (0, 0, 0);
+        while let Ok(h) = BatchHeader::parse(&records[pos..]) {
+            if pos + h.total_len() > records.len() {
+                break;
+            }
+            batches += 1;
+            count += h.records_count;
+            pos += h.total_len();
+        }
+        self.step(
+            label,
+            vec![
+                ("error_code", json!(p.error_code)),
+                ("batches", json!(batches)),
+                ("records", json!(count)),
+            ],
+        );
+        Ok(())
     }
 
     /// Every batch of a partition from its log start offset to its high watermark (Fetch v12).

@@ -45,7 +45,7 @@ pub(super) fn all() -> Vec<Scenario> {
         "s34-describe-producers" => s34, "after B(0,0,3) and B(0,3,2): DescribeProducers";
         "s35-describe-producers-unknown" => s35, "DescribeProducers for a missing topic and a missing partition";
         "dt12-epoch-minus-one" => dt12, "fresh producer sending epoch -1: B(-1,5,1), B(-1,100,1), B(-1,0,1)";
-        "dt-unissued-producer-id" => dt_unissued, "a producer id no InitProducerId handed out: B(0,0,1), B(0,1,1)";
+        "dt-unissued-producer-id" => dt_unissued, "a producer id no InitProducerId handed out: B(0,0,1), B(0,1,1), one near i64::MAX, then InitProducerId";
     }
 }
 
@@ -351,5 +351,9 @@ async fn dt_unissued(c: &mut Ctx) -> anyhow::Result<()> {
     c.create_topic("t", 1, &[]).await?;
     let invented = 8_000_000_000_i64;
     b(c, "B(0,0,1)", invented, 0, 0, 1).await?;
-    b(c, "B(0,1,1)", invented, 0, 1, 1).await
+    b(c, "B(0,1,1)", invented, 0, 1, 1).await?;
+    // The audit's forged id near i64::MAX; InitProducerId must keep working after it.
+    b(c, "B(0,0,1)-near-max", 0x7fff_ffff_ffff_fffe, 0, 0, 1).await?;
+    c.producer().await?;
+    Ok(())
 }

@@ -17,6 +17,7 @@ pub(super) fn all() -> Vec<Scenario> {
         "v-ts-negative-small-limits" => negative_small_limits, "the same on a topic with message.timestamp.before/after.max.ms = 60000, plus t0-2min and t0+2min";
         "v-ts-header-fields" => header_fields, "records at t0 with the header's max timestamp -2, i64::MIN, -1, t0+10h, t0-10h; base timestamp -1000";
         "v-ts-log-append-bit" => log_append_bit, "a client batch with the LogAppendTime attribute bit, CreateTime and LogAppendTime topics";
+        "v-ts-backfill-1970" => backfill_1970, "50 batches stamped in 1970 (a backfill), then one Fetch from 0: segments roll by the records' timestamps, so it returns all 50";
     }
 }
 
@@ -156,4 +157,18 @@ async fn log_append_bit(c: &mut Ctx) -> anyhow::Result<()> {
     let batch = batches::stamped(Codec::None, i64::MIN, i64::MIN, &[i64::MIN, -2], "lat-min")?;
     c.produce("lat-no-bit-min,-2", "lat", batch).await?;
     Ok(())
+}
+
+/// Issue 14 defect 8: a segment rolls when the incoming batch's timestamp is `segment.ms`
+/// past the segment's first, not by the broker's clock, so old CreateTimes stay in one
+/// segment and one Fetch (which reads one segment) returns them all.
+async fn backfill_1970(c: &mut Ctx) -> anyhow::Result<()> {
+    c.create_topic("t", 1, &[]).await?;
+    for i in 0..50 {
+        let ts = 86_400_000 + i64::from(i) * 1_000;
+        c.sent(ts);
+        let batch = batches::client(-1, -1, -1, ts, &batches::values(&format!("old{i}"), 2));
+        c.produce(&format!("1970-{i}"), "t", batch).await?;
+    }
+    c.fetch_once("one-fetch-from-0", "t", 0).await
 }
