@@ -642,7 +642,11 @@ impl Producer {
                 Ok(()) => {}
                 Err(e) => last_error = Some(e.to_string()),
             }
-            let pause = self.inner.settings.backoff(failures);
+            // A topic the broker is auto-creating is missing from the first answer (as in
+            // KRaft) and usually there a few milliseconds later: start from 10 ms and double,
+            // never slower than the configured backoff.
+            let fast = Duration::from_millis(10).saturating_mul(1u32 << failures.min(16));
+            let pause = fast.min(self.inner.settings.backoff(failures));
             failures = failures.saturating_add(1);
             tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
