@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 15 for idem's cluster-store tests: 127.0.0.1 only, a free port, data
 # in DIR, run as the unprivileged `postgres` user (initdb refuses root). Installs Debian's
-# postgresql-15 if it is missing.
+# postgresql-15 if it is missing. DIR's parent directories must be traversable by `postgres`.
 #
 #   postgres.sh start DIR   initdb (first time) and start; prints the URL, also in DIR/postgres.url
 #   postgres.sh stop DIR    fast shutdown of the server started from DIR (pid in DIR/postgres.pid)

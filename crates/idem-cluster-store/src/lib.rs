@@ -13,13 +13,18 @@
 //!   a lease fenced by an epoch that rises with every registration, on the database's clock
 //!   (brokers' clocks may differ).
 //!
+//! - [`open_object_store`], [`put_new`], [`read_range`]: the object store (`s3://` or
+//!   `file://`) where record bytes will live, written once under fresh keys, never overwritten.
+//!
 //! Next (ARCHITECTURE.md, "Cluster mode"): topics and partitions, the produce commit
 //! transaction running `idem-producer-state`'s rules on locked rows, the object store, fetch.
 
 mod migrate;
+mod objects;
 mod store;
 
 pub use migrate::{migrate, Migration, MIGRATIONS};
+pub use objects::{open_object_store, put_new, read_range};
 pub use store::{BrokerRow, ClusterStore, Lease};
 
 /// What the cluster store can fail with.
@@ -56,6 +61,15 @@ pub enum StoreError {
         /// Milliseconds left on the other broker's lease.
         remaining_ms: i64,
     },
+    /// The object store refused or failed.
+    #[error("object store: {0}")]
+    Object(#[from] object_store::Error),
+    /// An `object.store` URL idem cannot use.
+    #[error("object.store {0}")]
+    BadObjectStoreUrl(String),
+    /// An object already exists under a key that must be fresh.
+    #[error("object {0} already exists: objects are written once under fresh keys")]
+    ObjectExists(String),
     /// The lease lapsed or another incarnation registered the node id since.
     #[error("the lease of node {node_id} epoch {epoch} is gone (expired or taken over): stop acknowledging and register again")]
     Fenced {
