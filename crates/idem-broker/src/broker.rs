@@ -144,14 +144,7 @@ impl Broker {
         // A partition that cannot be opened goes offline with its reason; the others serve.
         let open_one = |setup: Setup| -> anyhow::Result<Partition> {
             let what = format!("{}-{}", setup.topic, setup.index);
-            let retry = Setup {
-                storage: Arc::clone(&setup.storage),
-                dir: setup.dir.clone(),
-                topic: Arc::clone(&setup.topic),
-                index: setup.index,
-                config: setup.config.clone(),
-                metrics: Arc::clone(&setup.metrics),
-            };
+            let retry = setup.clone();
             let opened = if setup.storage.exists(&setup.dir) {
                 Partition::open(setup, clean, now, expiration_ms)
             } else {

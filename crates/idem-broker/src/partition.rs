@@ -110,7 +110,7 @@ pub struct Partition {
 }
 
 /// Where a partition lives and what it is.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Setup {
     /// File system.
     pub storage: Arc<dyn Storage>,
@@ -336,17 +336,22 @@ impl Partition {
             ));
         }
         let info = batch_info(header);
-        let decision = match dedupe {
-            Dedupe::On { issued_below, .. } => match check_issued(&info, issued_below) {
-                Ok(()) => inner.producers.check(&info),
-                Err(r) => Decision::Reject(r),
+        let (decision, max_decompressed) = match dedupe {
+            Dedupe::On {
+                issued_below,
+                max_decompressed_bytes,
+            } => match check_issued(&info, issued_below) {
+                Ok(()) => (inner.producers.check(&info), max_decompressed_bytes),
+                Err(r) => (Decision::Reject(r), 0),
             },
-            Dedupe::Off => Decision::AppendUntracked,
+            Dedupe::Off => (Decision::AppendUntracked, 0),
         };
         let staged = match decision {
             Decision::Reject(r) => return Err(self.refuse(r)),
             Decision::Duplicate(d) => {
-                if d.content_differs && !self.same_records(&inner, &d, batch_bytes, dedupe) {
+                if d.content_differs
+                    && !self.same_records(&inner, &d, batch_bytes, max_decompressed)
+                {
                     self.metrics.duplicate_payload_mismatches.inc();
                     let r = d.reused(&info);
                     tracing::warn!(topic = %self.topic, partition = self.index, "refused batch: {r}");
@@ -433,20 +438,7 @@ impl Partition {
     /// stored batch back: this runs only for such retries, never on the normal append path.
     /// When the stored batch cannot be read or decoded (removed by retention meanwhile), the
     /// retry is answered as Kafka answers it, as a duplicate.
-    fn same_records(
-        &self,
-        inner: &Inner,
-        d: &Duplicate,
-        batch_bytes: &[u8],
-        dedupe: Dedupe,
-    ) -> bool {
-        let max = match dedupe {
-            Dedupe::On {
-                max_decompressed_bytes,
-                ..
-            } => max_decompressed_bytes,
-            Dedupe::Off => return true,
-        };
+    fn same_records(&self, inner: &Inner, d: &Duplicate, batch_bytes: &[u8], max: u64) -> bool {
         let offset = d.original.first_offset();
         let stored = inner
             .log
